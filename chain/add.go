@@ -1,0 +1,111 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cilium/cilium/api/v1/client/endpoint"
+	"github.com/cilium/cilium/api/v1/models"
+	current "github.com/containernetworking/cni/pkg/types/100"
+)
+
+// Add registers the pod's veth with the agent and returns prevResult (with the agent's MAC, if it
+// assigned one). On any error after the PUT may have reached the agent, the endpoint is deleted (or its
+// deletion queued) before returning, and its record stays for GC until that is confirmed.
+func (c *Call) Add(ctx context.Context) (*current.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout)
+	defer cancel()
+
+	if err := validAttachment(c.ContainerID, c.IfName); err != nil {
+		return nil, err
+	}
+	res, err := prevResult(c.Conf)
+	if err != nil {
+		return nil, err
+	}
+	att, err := podAttachment(res, c.IfName)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := discoverVeth(c.Netns, c.IfName, att)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := endpointLabels(c.Conf, c.Args)
+	if err != nil {
+		return nil, err
+	}
+	if c.Conf.EnableRouteMTU {
+		// The only option that needs agent config: a second round trip, only when asked for.
+		if err := c.applyRouteMTU(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := c.store.put(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdding, Updated: time.Now()}); err != nil {
+		return nil, err
+	}
+	req := endpointRequest(c, att, pair, labels)
+	c.Log.WithFields(map[string]any{"hostVeth": pair.HostName, "ips": req.Addressing, "labels": labels}).Debug("registering endpoint")
+
+	ep, sent, err := c.agent.PutEndpoint(ctx, req)
+	if err != nil && alreadyExists(err) {
+		// A runtime retrying ADD after a timeout: the first attempt's endpoint is stale (the primary
+		// plugin may have rebuilt the veth). Replace it.
+		c.Log.Info("endpoint for this attachment already exists; replacing it")
+		if err = c.agent.DeleteEndpoint(ctx, c.endpointID()); err == nil {
+			ep, sent, err = c.agent.PutEndpoint(ctx, req)
+		}
+	}
+	if err != nil {
+		return nil, c.rollback(sent, fmt.Errorf("registering endpoint %s: %w", c.endpointID(), err))
+	}
+
+	if mac := agentMAC(ep); mac != "" && !sameMAC(mac, pair.PodMAC) {
+		if err := setPodMAC(c.Netns, c.IfName, mac); err != nil {
+			return nil, c.rollback(true, err)
+		}
+		res.Interfaces[att.Index].Mac = mac
+	}
+	if err := c.store.put(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdded, Updated: time.Now()}); err != nil {
+		return nil, c.rollback(true, err)
+	}
+	c.Log.WithField("endpointID", ep.ID).Info("endpoint registered")
+	return res, nil
+}
+
+// rollback undoes a PUT that may have created the endpoint, within the DEL budget and on a fresh
+// context (the ADD deadline may be what failed). The record is dropped only once nothing can be left.
+func (c *Call) rollback(sent bool, cause error) error {
+	if !sent {
+		if err := c.store.remove(c.ContainerID, c.IfName); err != nil {
+			c.Log.WithError(err).Warn("removing attachment record")
+		}
+		return cause
+	}
+	c.Log.WithError(cause).Warn("ADD failed after the agent may have created the endpoint; deleting it")
+	if err := c.deleteOrQueue(context.Background()); err != nil {
+		c.Log.WithError(err).Error("rollback failed; the endpoint is left for DEL or GC")
+		// Keep only the cause's kind: it is what the runtime must act on.
+		return fmt.Errorf("%w (rollback failed: %v)", cause, err)
+	}
+	return cause
+}
+
+// alreadyExists: the agent refused the PUT because the attachment already has an endpoint.
+func alreadyExists(err error) bool {
+	var invalid *endpoint.PutEndpointIDInvalid
+	return errors.As(err, &invalid) && strings.Contains(string(invalid.Payload), "CNI attachment ID") &&
+		strings.Contains(string(invalid.Payload), "already exists")
+}
+
+// agentMAC is the pod MAC the agent wants, if it returned one.
+func agentMAC(ep *models.Endpoint) string {
+	if ep == nil || ep.Status == nil || ep.Status.Networking == nil {
+		return ""
+	}
+	return ep.Status.Networking.Mac
+}

@@ -1,0 +1,261 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	clientapi "github.com/cilium/cilium/api/v1/client"
+	"github.com/cilium/cilium/api/v1/client/daemon"
+	"github.com/cilium/cilium/api/v1/client/endpoint"
+	"github.com/cilium/cilium/api/v1/models"
+	"github.com/go-openapi/runtime"
+	runtime_client "github.com/go-openapi/runtime/client"
+	"github.com/go-openapi/strfmt"
+)
+
+// Agent talks to the cilium-agent REST API on its unix socket. Transient failures (socket missing,
+// connection refused, 429, 503) are retried with backoff until the caller's context expires.
+type Agent struct {
+	socket string
+	api    *clientapi.CiliumAPI
+	hints  *retryHints
+	// backoff bounds; tests shorten them.
+	minBackoff, maxBackoff time.Duration
+}
+
+// NewAgent returns a client for the agent listening on socket. Nothing is dialled until a call.
+func NewAgent(socket string) *Agent {
+	hints := &retryHints{}
+	tr := &http.Transport{
+		DisableCompression: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}
+	rt := runtime_client.New("localhost", clientapi.DefaultBasePath, []string{"http"})
+	rt.Transport = &hintingTransport{next: tr, hints: hints}
+	return &Agent{
+		socket:     socket,
+		api:        clientapi.New(rt, strfmt.Default),
+		hints:      hints,
+		minBackoff: 50 * time.Millisecond,
+		maxBackoff: 2 * time.Second,
+	}
+}
+
+// Socket is the path this client dials.
+func (a *Agent) Socket() string { return a.socket }
+
+// PutEndpoint registers the endpoint (PUT /endpoint/cilium-local:0). sent reports whether any attempt
+// may have reached the agent's handler, i.e. whether an endpoint may exist now despite an error.
+func (a *Agent) PutEndpoint(ctx context.Context, req *models.EndpointChangeRequest) (ep *models.Endpoint, sent bool, err error) {
+	err = a.retry(ctx, "PUT /endpoint", func(ctx context.Context) error {
+		var wrote atomic.Bool
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
+		params := endpoint.NewPutEndpointIDParamsWithContext(ctx).WithID("cilium-local:0").WithEndpoint(req)
+		ok, err := a.api.Endpoint.PutEndpointID(params)
+		if wrote.Load() && !refused(err) {
+			sent = true
+		}
+		if err == nil && ok != nil {
+			ep = ok.Payload
+		}
+		return err
+	})
+	return ep, sent, err
+}
+
+// DeleteEndpoint deletes by endpoint ID; an endpoint that is already gone is not an error.
+func (a *Agent) DeleteEndpoint(ctx context.Context, id string) error {
+	return a.retry(ctx, "DELETE /endpoint", func(ctx context.Context) error {
+		_, _, err := a.api.Endpoint.DeleteEndpointID(endpoint.NewDeleteEndpointIDParamsWithContext(ctx).WithID(id))
+		if statusCode(err) == http.StatusNotFound {
+			return nil
+		}
+		return err
+	})
+}
+
+// GetEndpoint is GET /endpoint/{id}: state, health, interface and addressing in one call.
+// An unknown endpoint is (nil, nil).
+func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, error) {
+	var ep *models.Endpoint
+	err := a.retry(ctx, "GET /endpoint/{id}", func(ctx context.Context) error {
+		ok, err := a.api.Endpoint.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id))
+		if err == nil {
+			ep = ok.Payload
+		}
+		if statusCode(err) == http.StatusNotFound {
+			return nil
+		}
+		return err
+	})
+	return ep, err
+}
+
+// ListEndpoints is GET /endpoint.
+func (a *Agent) ListEndpoints(ctx context.Context) ([]*models.Endpoint, error) {
+	var eps []*models.Endpoint
+	err := a.retry(ctx, "GET /endpoint", func(ctx context.Context) error {
+		ok, err := a.api.Endpoint.GetEndpoint(endpoint.NewGetEndpointParamsWithContext(ctx))
+		if err == nil {
+			eps = ok.Payload
+		}
+		if statusCode(err) == http.StatusNotFound { // the agent answers 404 when it has none
+			eps, err = nil, nil
+		}
+		return err
+	})
+	return eps, err
+}
+
+// Healthz is GET /healthz, without retries: STATUS wants the state now.
+func (a *Agent) Healthz(ctx context.Context) (*models.StatusResponse, error) {
+	ok, err := a.api.Daemon.GetHealthz(daemon.NewGetHealthzParamsWithContext(ctx))
+	if err != nil {
+		return nil, a.classify("GET /healthz", err)
+	}
+	return ok.Payload, nil
+}
+
+// Config is GET /config, needed only for options that depend on agent settings (route MTU).
+func (a *Agent) Config(ctx context.Context) (*models.DaemonConfiguration, error) {
+	var cfg *models.DaemonConfiguration
+	err := a.retry(ctx, "GET /config", func(ctx context.Context) error {
+		ok, err := a.api.Daemon.GetConfig(daemon.NewGetConfigParamsWithContext(ctx))
+		if err == nil {
+			cfg = ok.Payload
+		}
+		return err
+	})
+	return cfg, err
+}
+
+// retry runs call until it succeeds, fails for good, or ctx ends.
+func (a *Agent) retry(ctx context.Context, what string, call func(context.Context) error) error {
+	backoff := a.minBackoff
+	for attempt := 1; ; attempt++ {
+		err := call(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			// The deadline passed with the request in flight: a slow or overloaded agent, not a refusal.
+			return fmt.Errorf("%w: %s on %s: no answer within the deadline after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
+		}
+		if !transient(err) {
+			return a.classify(what, err)
+		}
+		wait := jitter(backoff)
+		if hinted := a.hints.take(); hinted > 0 {
+			wait = hinted
+		}
+		deadline, hasDeadline := ctx.Deadline()
+		if ctx.Err() != nil || (hasDeadline && time.Until(deadline) < wait) {
+			return fmt.Errorf("%w: %s on %s: gave up after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s on %s: gave up after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
+		}
+		backoff = min(backoff*2, a.maxBackoff)
+	}
+}
+
+// classify wraps a final error with its kind.
+func (a *Agent) classify(what string, err error) error {
+	code := statusCode(err)
+	switch {
+	case transient(err):
+		return fmt.Errorf("%w: %s on %s: %w", ErrAgentUnavailable, what, a.socket, err)
+	case code >= 400 && code < 500:
+		return fmt.Errorf("%w: %s: %w", ErrAgentRejected, what, err)
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrAgentFailed, what, err)
+	}
+}
+
+// transient: worth retrying — the agent is absent, restarting, overloaded or rate-limiting.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch statusCode(err) {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	}
+	return notConnected(err)
+}
+
+// notConnected: the request never reached the agent (no socket, nobody listening).
+func notConnected(err error) bool {
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EAGAIN)
+}
+
+// refused: the agent answered that it did not act (4xx, 503). A PUT that reached the agent and got any
+// other outcome (success, 5xx, no answer) may have created the endpoint.
+func refused(err error) bool {
+	code := statusCode(err)
+	return (code >= 400 && code < 500) || code == http.StatusServiceUnavailable
+}
+
+// statusCode extracts the HTTP status from a go-openapi client error, 0 if there is none.
+func statusCode(err error) int {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		return coded.Code()
+	}
+	var apiErr *runtime.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code
+	}
+	return 0
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+// retryHints carries the last Retry-After the agent sent, which the generated client drops.
+type retryHints struct {
+	mu    sync.Mutex
+	after time.Duration
+}
+
+func (h *retryHints) set(d time.Duration) { h.mu.Lock(); h.after = d; h.mu.Unlock() }
+
+func (h *retryHints) take() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.after
+	h.after = 0
+	return d
+}
+
+type hintingTransport struct {
+	next  http.RoundTripper
+	hints *retryHints
+}
+
+func (t *hintingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
+			// Cap it: a bogus header must not stall a pod start.
+			t.hints.set(min(time.Duration(secs)*time.Second, 10*time.Second))
+		}
+	}
+	return resp, err
+}

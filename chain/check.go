@@ -1,0 +1,58 @@
+package chain
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cilium/cilium/api/v1/models"
+)
+
+// Check verifies that the pod interface, its addresses and the host veth still match prevResult, and
+// that the agent holds a healthy endpoint for this attachment on that same host veth.
+func (c *Call) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.CheckTimeout)
+	defer cancel()
+
+	if err := validAttachment(c.ContainerID, c.IfName); err != nil {
+		return err
+	}
+	res, err := prevResult(c.Conf)
+	if err != nil {
+		return err
+	}
+	att, err := podAttachment(res, c.IfName)
+	if err != nil {
+		return err
+	}
+	pair, err := discoverVeth(c.Netns, c.IfName, att)
+	if err != nil {
+		return err
+	}
+
+	ep, err := c.agent.GetEndpoint(ctx, c.endpointID())
+	if err != nil {
+		return err
+	}
+	if ep == nil || ep.Status == nil {
+		return fmt.Errorf("%w: the agent has no endpoint %s", ErrEndpointNotFound, c.endpointID())
+	}
+	if h := ep.Status.Health; h != nil && h.OverallHealth == models.EndpointHealthStatusFailure {
+		return fmt.Errorf("%w: endpoint %d: overall health %s (bpf %s, policy %s)", ErrEndpointUnhealthy, ep.ID, h.OverallHealth, h.Bpf, h.Policy)
+	}
+	if st := ep.Status.State; st != nil && (*st == models.EndpointStateInvalid || *st == models.EndpointStateDisconnected || *st == models.EndpointStateDisconnecting) {
+		return fmt.Errorf("%w: endpoint %d is %s", ErrEndpointUnhealthy, ep.ID, *st)
+	}
+	if n := ep.Status.Networking; n != nil && n.InterfaceName != "" && n.InterfaceName != pair.HostName {
+		return fmt.Errorf("%w: the agent's endpoint is on %q, the pod's host veth is %q", ErrInterfaceMismatch, n.InterfaceName, pair.HostName)
+	}
+	if n := ep.Status.Networking; n != nil {
+		for _, a := range n.Addressing {
+			for _, ip := range []string{a.IPv4, a.IPv6} {
+				if ip != "" && !att.hasIP(ip) {
+					return fmt.Errorf("%w: the agent's endpoint has address %s, prevResult does not", ErrInterfaceMismatch, ip)
+				}
+			}
+		}
+	}
+	return nil
+}

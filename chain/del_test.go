@@ -1,0 +1,166 @@
+package chain
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// register puts an endpoint for (cid, eth0) into the fake and records it, as a successful ADD would.
+func (e *testEnv) register(c *Call) {
+	e.t.Helper()
+	req := testRequest(c.ContainerID)
+	req.ContainerInterfaceName = c.IfName
+	if _, _, err := c.agent.PutEndpoint(context.Background(), req); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := c.store.put(record{ContainerID: c.ContainerID, IfName: c.IfName, State: stateAdded, Updated: time.Now()}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestDelEveryVersion(t *testing.T) {
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			env := newTestEnv(t)
+			// DEL carries prevResult from 1.0.0 on, or none; the netns may be gone. None of it matters.
+			extra := map[string]any{}
+			if v >= "1.0.0" {
+				extra["prevResult"] = prevResultFixture(t, v)
+			}
+			c := env.call(env.conf(v, extra), "cid1", "/var/run/netns/gone-already", "eth0", "")
+			env.register(c)
+			for i := range 3 { // repeated DELs all succeed
+				if err := c.Del(context.Background()); err != nil {
+					t.Fatalf("DEL #%d: %v", i+1, err)
+				}
+			}
+			if n := len(env.agent.Endpoints()); n != 0 {
+				t.Fatalf("%d endpoints left", n)
+			}
+			if recs, _ := c.store.list(); len(recs) != 0 {
+				t.Fatalf("records left: %v", recs)
+			}
+			if q := env.queueFiles(); len(q) != 0 {
+				t.Fatalf("queued although the agent answered: %v", q)
+			}
+		})
+	}
+}
+
+func TestDelQueuesWhenAgentDownThenAgentDrains(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.call(env.conf("1.0.0", nil), "cid1", "", "eth0", "")
+	env.register(c)
+	env.agent.Down()
+
+	start := time.Now()
+	wantKind(t, c.Del(context.Background()), nil, "")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("DEL with the agent down took %v", d)
+	}
+	files := env.queueFiles()
+	if len(files) != 1 {
+		t.Fatalf("queue: %v", files)
+	}
+	content, _ := os.ReadFile(files[0])
+	if string(content) != "cni-attachment-id:cid1:eth0" {
+		t.Fatalf("queue entry %q: the agent reads a plain endpoint ID", content)
+	}
+	// A second DEL while down writes the same entry, not a second one.
+	wantKind(t, c.Del(context.Background()), nil, "")
+	if len(env.queueFiles()) != 1 {
+		t.Fatalf("duplicate queue entries: %v", env.queueFiles())
+	}
+
+	_ = env.agent.Up()
+	n, err := env.agent.DrainQueue(filepath.Join(env.dir, "deleteQueue"))
+	if err != nil || n != 1 || len(env.agent.Endpoints()) != 0 || len(env.queueFiles()) != 0 {
+		t.Fatalf("drain: n=%d err=%v endpoints=%d queue=%v", n, err, len(env.agent.Endpoints()), env.queueFiles())
+	}
+}
+
+func TestDelQueuesOnServerError(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.call(env.conf("1.0.0", nil), "cid1", "", "eth0", "")
+	env.register(c)
+	env.agent.Inject(fakeFault("DELETE", 500, 1))
+	wantKind(t, c.Del(context.Background()), nil, "")
+	if len(env.queueFiles()) != 1 {
+		t.Fatal("a 500 on DELETE must leave the deletion queued")
+	}
+	if recs, _ := c.store.list(); len(recs) != 1 {
+		t.Fatal("the record must stay until the deletion is confirmed")
+	}
+}
+
+func TestDelFailsOnlyIfItCannotQueue(t *testing.T) {
+	env := newTestEnv(t)
+	// A file where the queue dir should be: neither delete (agent down) nor queue is possible.
+	blocker := filepath.Join(env.dir, "not-a-dir")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := env.call(env.conf("1.0.0", map[string]any{"delete-queue-dir": blocker}), "cid1", "", "eth0", "")
+	env.agent.Down()
+	wantKind(t, c.Del(context.Background()), ErrDeleteFailed, "cni-attachment-id:cid1:eth0")
+}
+
+func TestDelWaitsForAgentHoldingQueueLock(t *testing.T) {
+	env := newTestEnv(t)
+	qdir := filepath.Join(env.dir, "deleteQueue")
+	os.MkdirAll(qdir, 0o755)
+	f, err := os.OpenFile(filepath.Join(qdir, "lockfile"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent holds the queue exclusively while it starts.
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &unix.Flock_t{Type: unix.F_WRLCK}); err != nil {
+		t.Fatal(err)
+	}
+	c := env.call(env.conf("1.0.0", nil), "cid1", "", "eth0", "")
+	env.agent.Down()
+	wantKind(t, c.Del(context.Background()), ErrDeleteFailed, "lock")
+
+	// Released within the budget: the DEL gets through.
+	time.AfterFunc(100*time.Millisecond, func() { f.Close() })
+	wantKind(t, c.Del(context.Background()), nil, "")
+	if len(env.queueFiles()) != 1 {
+		t.Fatalf("queue: %v", env.queueFiles())
+	}
+}
+
+func TestDelManyConcurrentWhileAgentDown(t *testing.T) {
+	// More than upstream's 256-entry cap, from concurrent writers: every DEL succeeds, one entry each.
+	env := newTestEnv(t)
+	env.agent.Down()
+	conf := env.conf("1.0.0", map[string]any{"del-timeout": "100ms"})
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	sem := make(chan struct{}, 16)
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c := env.call(conf, "cid"+itoa(i), "", "eth0", "")
+			errs <- c.Del(context.Background())
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(env.queueFiles()); n != 300 {
+		t.Fatalf("%d queue entries, want 300", n)
+	}
+}

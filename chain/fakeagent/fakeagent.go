@@ -1,0 +1,266 @@
+// Package fakeagent is the one fake cilium-agent shared by all tests and benchmarks: an HTTP server on a
+// unix socket that speaks the subset of the v1 API cilium-chain and upstream cilium-cni use, validates
+// every request body against the api/v1/models types, and can be told to misbehave. It exists for
+// fault injection; every capability is also tested against the real agent.
+package fakeagent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/cilium/api/v1/models"
+	"github.com/go-openapi/strfmt"
+)
+
+// Agent is a running fake agent.
+type Agent struct {
+	socket string
+
+	mu        sync.Mutex
+	srv       *http.Server
+	endpoints map[int64]*models.Endpoint
+	nextID    int64
+	requests  []Request
+	problems  []string
+	faults    []Fault
+	delay     time.Duration
+	mac       string
+	health    string
+	routeMTU  int64
+	limiter   *limiter
+}
+
+// Request is one request the fake served, for assertions.
+type Request struct {
+	Method, Path string
+	Status       int
+	Body         []byte
+}
+
+// Fault makes the next Count matching requests fail. Method and PathPrefix ("" matches any) select
+// requests; Status is the answer; Reset drops the connection without an answer instead.
+type Fault struct {
+	Method     string
+	PathPrefix string
+	Status     int
+	RetryAfter int // seconds, sent with 429/503
+	Reset      bool
+	Count      int
+}
+
+// Start listens on socket (removing a stale file first) and serves until Close.
+func Start(socket string) (*Agent, error) {
+	a := &Agent{socket: socket, endpoints: map[int64]*models.Endpoint{}, nextID: 1000, health: models.StatusStateOk, routeMTU: 1450}
+	return a, a.Up()
+}
+
+// Socket is the path the fake listens on.
+func (a *Agent) Socket() string { return a.socket }
+
+// Up (re)starts serving; endpoints survive, as the real agent restores them.
+func (a *Agent) Up() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.srv != nil {
+		return nil
+	}
+	_ = os.Remove(a.socket)
+	ln, err := net.Listen("unix", a.socket)
+	if err != nil {
+		return fmt.Errorf("fake agent: %w", err)
+	}
+	a.srv = &http.Server{Handler: http.HandlerFunc(a.serve), ReadHeaderTimeout: 5 * time.Second}
+	go a.srv.Serve(ln)
+	return nil
+}
+
+// Down stops serving and removes the socket, like a stopped agent.
+func (a *Agent) Down() {
+	a.mu.Lock()
+	srv := a.srv
+	a.srv = nil
+	a.mu.Unlock()
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	_ = os.Remove(a.socket)
+}
+
+// Close is Down for good.
+func (a *Agent) Close() { a.Down() }
+
+// Inject queues a fault.
+func (a *Agent) Inject(f Fault) { a.mu.Lock(); a.faults = append(a.faults, f); a.mu.Unlock() }
+
+// ClearFaults drops queued faults and the delay.
+func (a *Agent) ClearFaults() { a.mu.Lock(); a.faults, a.delay = nil, 0; a.mu.Unlock() }
+
+// SetDelay delays every answer.
+func (a *Agent) SetDelay(d time.Duration) { a.mu.Lock(); a.delay = d; a.mu.Unlock() }
+
+// SetMAC makes PUT answer with this pod MAC, as an agent that assigns MACs does.
+func (a *Agent) SetMAC(mac string) { a.mu.Lock(); a.mac = mac; a.mu.Unlock() }
+
+// SetHealth sets the state /healthz reports (models.StatusStateOk, …Warning, …Failure).
+func (a *Agent) SetHealth(state string) { a.mu.Lock(); a.health = state; a.mu.Unlock() }
+
+// SetEndpointHealth sets an endpoint's overall health.
+func (a *Agent) SetEndpointHealth(id int64, h models.EndpointHealthStatus) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ep := a.endpoints[id]; ep != nil {
+		ep.Status.Health.OverallHealth = h
+	}
+}
+
+// Endpoints returns a snapshot of the registered endpoints.
+func (a *Agent) Endpoints() []*models.Endpoint {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*models.Endpoint, 0, len(a.endpoints))
+	for _, ep := range a.endpoints {
+		out = append(out, ep)
+	}
+	return out
+}
+
+// Endpoint finds an endpoint by any ID form the API accepts; nil if none.
+func (a *Agent) Endpoint(id string) *models.Endpoint {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lookup(id)
+}
+
+// AddForeign registers an endpoint as someone else would (the host endpoint, another plugin).
+func (a *Agent) AddForeign(req *models.EndpointChangeRequest) *models.Endpoint {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.create(req)
+}
+
+// Requests returns what was served so far.
+func (a *Agent) Requests() []Request {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]Request(nil), a.requests...)
+}
+
+// Problems lists request bodies that failed validation; tests assert it is empty.
+func (a *Agent) Problems() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.problems...)
+}
+
+func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := readBody(r)
+	a.mu.Lock()
+	// Recorded on arrival, so a test sees it even when the answer is a dropped connection.
+	idx := len(a.requests)
+	a.requests = append(a.requests, Request{Method: r.Method, Path: r.URL.Path, Body: body})
+	delay := a.delay
+	fault, hasFault := a.takeFault(r)
+	a.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		a.mu.Lock()
+		a.requests[idx].Status = rec.status
+		a.mu.Unlock()
+	}()
+	if hasFault {
+		if fault.Reset {
+			resetConn(w)
+			return
+		}
+		if fault.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(fault.RetryAfter))
+		}
+		writeJSON(rec, fault.Status, models.Error(fmt.Sprintf("injected fault %d", fault.Status)))
+		return
+	}
+	a.route(rec, r, body)
+}
+
+func (a *Agent) takeFault(r *http.Request) (Fault, bool) {
+	for i := range a.faults {
+		f := &a.faults[i]
+		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, "/v1"+f.PathPrefix) && f.Count > 0 {
+			f.Count--
+			out := *f
+			if f.Count == 0 {
+				a.faults = append(a.faults[:i], a.faults[i+1:]...)
+			}
+			return out, true
+		}
+	}
+	return Fault{}, false
+}
+
+// validate decodes body into v (a models type) and runs its swagger validation.
+func (a *Agent) validate(what string, body []byte, v interface{ Validate(strfmt.Registry) error }) bool {
+	if err := json.Unmarshal(body, v); err != nil {
+		a.problem(fmt.Sprintf("%s: body is not JSON: %v", what, err))
+		return false
+	}
+	if err := v.Validate(strfmt.Default); err != nil {
+		a.problem(fmt.Sprintf("%s: %v", what, err))
+		return false
+	}
+	return true
+}
+
+func (a *Agent) problem(p string) { a.mu.Lock(); a.problems = append(a.problems, p); a.mu.Unlock() }
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// resetConn drops the connection mid-response.
+func resetConn(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	_, _ = buf.WriteString("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":")
+	_ = buf.Flush()
+	conn.Close()
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	defer r.Body.Close()
+	return io.ReadAll(io.LimitReader(r.Body, 1<<20))
+}
