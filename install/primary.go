@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/containernetworking/cni/libcni"
+)
+
+// confExtensions are the files a container runtime reads from its CNI conf dir.
+var confExtensions = []string{".conf", ".conflist", ".json"}
+
+// confFile is one file of the conf dir that the runtime would accept.
+type confFile struct {
+	path    string
+	data    []byte
+	lift    bool // a single-plugin config, not a conflist
+	network string
+}
+
+// skippedFile is a file the runtime would pass over, with the reason.
+type skippedFile struct {
+	path   string
+	reason error
+}
+
+// scanConfDir lists the conf dir in the runtime's order (lexical, libcni.ConfFiles) and splits it into
+// the files a runtime accepts and those it skips. A .conflist must parse and carry inline plugins; any
+// other extension must be a single plugin config with a type (as containerd's go-cni and CRI-O do).
+func scanConfDir(dir string) (valid []confFile, skipped []skippedFile, err error) {
+	paths, err := libcni.ConfFiles(dir, confExtensions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		cf, err := readConfFile(p)
+		if err != nil {
+			skipped = append(skipped, skippedFile{path: p, reason: err})
+			continue
+		}
+		valid = append(valid, cf)
+	}
+	return valid, skipped, nil
+}
+
+func readConfFile(path string) (confFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return confFile{}, err
+	}
+	cf := confFile{path: path, data: data}
+	if strings.HasSuffix(path, ".conflist") {
+		list, err := libcni.ConfListFromBytes(data)
+		if err != nil {
+			return confFile{}, err
+		}
+		if len(list.Plugins) == 0 {
+			return confFile{}, fmt.Errorf("no inline plugins")
+		}
+		cf.network = list.Name
+		return cf, nil
+	}
+	conf, err := libcni.NetworkPluginConfFromBytes(data)
+	if err != nil {
+		return confFile{}, err
+	}
+	cf.lift = true
+	cf.network = conf.Network.Name
+	return cf, nil
+}
+
+// pickPrimary returns the network we chain onto: the first valid file other than our own, or the first
+// one named wantNetwork when that is set. ok is false when there is none (yet).
+func pickPrimary(valid []confFile, ownName, wantNetwork string) (confFile, bool) {
+	for _, cf := range valid {
+		if filepath.Base(cf.path) == ownName {
+			continue
+		}
+		if wantNetwork != "" && cf.network != wantNetwork {
+			continue
+		}
+		return cf, true
+	}
+	return confFile{}, false
+}
+
+// runtimeChoice is the file the runtime uses: the first valid one. Ours only matters if it is that one.
+func runtimeChoice(valid []confFile) string {
+	if len(valid) == 0 {
+		return ""
+	}
+	return valid[0].path
+}
