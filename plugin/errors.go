@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/containernetworking/cni/pkg/types"
 
@@ -53,7 +54,8 @@ func cniError(err error) error {
 	}
 	for _, c := range codes {
 		if errors.Is(err, c.kind) {
-			return types.NewError(c.code, c.msg, err.Error())
+			// The kind is already the message: keep only what follows it as details.
+			return types.NewError(c.code, c.msg, strings.TrimPrefix(err.Error(), c.kind.Error()+": "))
 		}
 	}
 	return types.NewError(types.ErrInternal, "internal error", err.Error())

@@ -1,0 +1,272 @@
+package chain
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cilium/cilium/api/v1/models"
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink"
+)
+
+func TestAddEveryVersion(t *testing.T) {
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			env, n := newTestEnv(t), newNode(t)
+			p := n.newPod()
+			n.attach(p, "eth0", "10.244.1.5/24")
+			stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "labels": []string{"k8s:io.kubernetes.pod.namespace=default"}})
+			c := env.call(stdin, "cid-"+v, p.ns.Path(), "eth0", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_UID=uid-1;CILIUM_LABEL_app=test")
+
+			res, err := addInNode(n, c)
+			wantKind(t, err, nil, "")
+			if len(res.Interfaces) != 2 || res.Interfaces[1].Name != "eth0" || res.IPs[0].Address.String() != "10.244.1.5/24" {
+				t.Fatalf("result is not prevResult: %+v", res)
+			}
+			ep := env.agent.Endpoint(endpointID("cid-"+v, "eth0"))
+			if ep == nil {
+				t.Fatal("no endpoint registered")
+			}
+			host := n.hostLink(p.hostVeth["eth0"])
+			got := ep.Status.Networking
+			if got.InterfaceName != host.Attrs().Name || got.InterfaceIndex != int64(host.Attrs().Index) ||
+				got.HostMac != host.Attrs().HardwareAddr.String() || got.Mac != p.mac("eth0") || got.Addressing[0].IPv4 != "10.244.1.5" {
+				t.Fatalf("endpoint networking %+v does not match host veth %s/%d", got, host.Attrs().Name, host.Attrs().Index)
+			}
+			ids := ep.Status.ExternalIdentifiers
+			if ids.K8sPodName != "web-0" || ids.K8sNamespace != "default" {
+				t.Fatalf("pod identifiers: %+v", ids)
+			}
+			wantLabels := []string{"container:app=test", "k8s:io.kubernetes.pod.namespace=default"}
+			if l := []string(ep.Status.Labels.Realized.User); !reflect.DeepEqual(l, wantLabels) {
+				t.Fatalf("labels %v, want %v", l, wantLabels)
+			}
+			if puts := len(env.agent.Requests()); puts != 1 {
+				t.Fatalf("%d agent round trips for one ADD, want 1", puts)
+			}
+			if recs, _ := c.store.list(); len(recs) != 1 || recs[0].State != stateAdded {
+				t.Fatalf("attachment record: %+v", recs)
+			}
+		})
+	}
+}
+
+func TestAddPicksNamedVethAmongSeveral(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	n.attach(p, "net1", "10.99.0.7/24")
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")}), "multi", p.ns.Path(), "net1", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, nil, "")
+	ep := env.agent.Endpoint(endpointID("multi", "net1"))
+	if ep == nil || ep.Status.Networking.InterfaceName != p.hostVeth["net1"] || ep.Status.Networking.Addressing[0].IPv4 != "10.99.0.7" {
+		t.Fatalf("registered the wrong veth: %+v", ep)
+	}
+}
+
+func TestAddAgentAssignsMAC(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	env.agent.SetMAC("0a:58:0a:00:00:99")
+	c := env.call(env.conf("0.3.1", map[string]any{"prevResult": p.prevResult("0.3.1")}), "mac", p.ns.Path(), "eth0", "")
+	res, err := addInNode(n, c)
+	wantKind(t, err, nil, "")
+	if res.Interfaces[1].Mac != "0a:58:0a:00:00:99" || p.mac("eth0") != "0a:58:0a:00:00:99" {
+		t.Fatalf("MAC not applied: result %s, kernel %s", res.Interfaces[1].Mac, p.mac("eth0"))
+	}
+}
+
+func TestAddDuplicateReplacesStaleEndpoint(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
+	for range 2 {
+		_, err := addInNode(n, env.call(stdin, "dup", p.ns.Path(), "eth0", ""))
+		wantKind(t, err, nil, "")
+	}
+	if eps := env.agent.Endpoints(); len(eps) != 1 {
+		t.Fatalf("%d endpoints after a repeated ADD, want 1", len(eps))
+	}
+}
+
+func TestAddRouteMTU(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "enable-route-mtu": true}), "mtu", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, nil, "")
+	_ = p.ns.Do(func(ns.NetNS) error {
+		routes, _ := netlinksafe.RouteList(nil, netlink.FAMILY_V4)
+		for _, r := range routes {
+			if r.Table == 254 && r.MTU != 1450 {
+				t.Errorf("route %s has MTU %d, want the agent's 1450", r, r.MTU)
+			}
+		}
+		return nil
+	})
+}
+
+func TestAddRejects(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, env *testEnv, n *node, p *pod) (stdinExtra map[string]any, netns, ifname string)
+		kind  error
+		msg   string
+	}{
+		{"netns path missing", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
+			return map[string]any{"prevResult": p.prevResult("1.0.0")}, "/var/run/netns/does-not-exist", "eth0"
+		}, ErrInvalidEnv, "CNI_NETNS"},
+		{"no prevResult", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
+			return nil, p.ns.Path(), "eth0"
+		}, ErrInvalidConfig, "prevResult"},
+		{"no sandbox interface for CNI_IFNAME", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
+			return map[string]any{"prevResult": p.prevResult("1.0.0")}, p.ns.Path(), "eth9"
+		}, ErrInterfaceMismatch, `"eth9"`},
+		{"IP in prevResult absent from the netns", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
+			p.ips[0].Address.IP = p.ips[0].Address.IP.To4()
+			p.ips[0].Address.IP = []byte{10, 244, 1, 77}
+			return map[string]any{"prevResult": p.prevResult("1.0.0")}, p.ns.Path(), "eth0"
+		}, ErrInterfaceMismatch, "10.244.1.77"},
+		{"host veth not the one prevResult names", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
+			p.ifaces[0].Name = "vethOther"
+			return map[string]any{"prevResult": p.prevResult("1.0.0")}, p.ns.Path(), "eth0"
+		}, ErrInterfaceMismatch, "vethOther"},
+		{"pod interface is not a veth", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
+			if err := p.ns.Do(func(ns.NetNS) error {
+				return netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			p.ifaces[1].Name = "br0"
+			return map[string]any{"prevResult": p.prevResult("1.0.0")}, p.ns.Path(), "br0"
+		}, ErrPeerNotFound, "not a veth"},
+		{"host peer lives in another netns", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
+			other := n.newPod()
+			_ = n.run(func() error {
+				l, _ := netlinksafe.LinkByName(p.hostVeth["eth0"])
+				return netlink.LinkSetNsFd(l, int(other.ns.Fd()))
+			})
+			return map[string]any{"prevResult": p.prevResult("1.0.0")}, p.ns.Path(), "eth0"
+		}, ErrPeerNotFound, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env, n := newTestEnv(t), newNode(t)
+			p := n.newPod()
+			n.attach(p, "eth0", "10.244.1.5/24")
+			extra, netns, ifname := tc.setup(t, env, n, p)
+			if extra == nil {
+				extra = map[string]any{"prevResult": nil}
+			}
+			_, err := addInNode(n, env.call(env.conf("1.0.0", extra), "bad", netns, ifname, ""))
+			wantKind(t, err, tc.kind, tc.msg)
+			if len(env.agent.Requests()) != 0 {
+				t.Fatalf("bad input reached the agent: %+v", env.agent.Requests())
+			}
+		})
+	}
+}
+
+func TestAddFailureLeavesNothing(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(env *testEnv)
+		kind  error
+	}{
+		{"agent down until the deadline", func(env *testEnv) { env.agent.Down() }, ErrAgentUnavailable},
+		{"agent slower than the deadline", func(env *testEnv) { env.agent.SetDelay(3 * time.Second) }, ErrAgentUnavailable},
+		{"agent 400", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 400, 1)) }, ErrAgentRejected},
+		{"agent 500", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 500, 1)) }, ErrAgentFailed},
+		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env, n := newTestEnv(t), newNode(t)
+			p := n.newPod()
+			n.attach(p, "eth0", "10.244.1.5/24")
+			tc.setup(env)
+			c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "700ms"}), "fail", p.ns.Path(), "eth0", "")
+			start := time.Now()
+			_, err := addInNode(n, c)
+			wantKind(t, err, tc.kind, "")
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("ADD took %v with a 700ms deadline", d)
+			}
+			env.agent.SetDelay(0)
+			_ = env.agent.Up()
+			time.Sleep(50 * time.Millisecond) // let a slow handler finish
+			recs, _ := c.store.list()
+			queued := len(env.queueFiles())
+			if env.agent.Endpoint(endpointID("fail", "eth0")) != nil && queued == 0 {
+				t.Fatal("failed ADD left an endpoint that is neither deleted nor queued")
+			}
+			if queued == 0 && len(recs) != 0 {
+				t.Fatalf("failed ADD left records without an endpoint: %+v", recs)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name    string
+		breakIt func(env *testEnv, n *node, p *pod)
+		kind    error
+	}{
+		{"healthy", func(*testEnv, *node, *pod) {}, nil},
+		{"host veth removed behind its back", func(env *testEnv, n *node, p *pod) {
+			_ = n.run(func() error { return netlink.LinkDel(n.hostLink(p.hostVeth["eth0"])) })
+		}, ErrInterfaceMismatch},
+		{"endpoint gone from the agent", func(env *testEnv, n *node, p *pod) {
+			for _, ep := range env.agent.Endpoints() {
+				_ = NewAgent(env.agent.Socket()).DeleteEndpoint(context.Background(), itoa(int(ep.ID)))
+			}
+		}, ErrEndpointNotFound},
+		{"endpoint unhealthy", func(env *testEnv, n *node, p *pod) {
+			for _, ep := range env.agent.Endpoints() {
+				env.agent.SetEndpointHealth(ep.ID, models.EndpointHealthStatusFailure)
+			}
+		}, ErrEndpointUnhealthy},
+		{"agent down", func(env *testEnv, n *node, p *pod) { env.agent.Down() }, ErrAgentUnavailable},
+	}
+	for _, v := range []string{"0.4.0", "1.0.0", "1.1.0"} { // CHECK exists from 0.4.0 on
+		for _, tc := range cases {
+			t.Run(v+"/"+tc.name, func(t *testing.T) {
+				env, n := newTestEnv(t), newNode(t)
+				p := n.newPod()
+				n.attach(p, "eth0", "10.244.1.5/24")
+				stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "check-timeout": "500ms"})
+				_, err := addInNode(n, env.call(stdin, "chk", p.ns.Path(), "eth0", ""))
+				wantKind(t, err, nil, "")
+				tc.breakIt(env, n, p)
+				err = n.run(func() error { return env.call(stdin, "chk", p.ns.Path(), "eth0", "").Check(context.Background()) })
+				wantKind(t, err, tc.kind, "")
+			})
+		}
+	}
+}
+
+func TestDelAfterAddWithNetnsGone(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
+	_, err := addInNode(n, env.call(stdin, "gone", p.ns.Path(), "eth0", ""))
+	wantKind(t, err, nil, "")
+	path := p.ns.Path()
+	p.ns.Close()
+	_ = os.Remove(path)
+	err = n.run(func() error { return env.call(stdin, "gone", path, "eth0", "").Del(context.Background()) })
+	wantKind(t, err, nil, "")
+	if len(env.agent.Endpoints()) != 0 {
+		t.Fatal("endpoint left after DEL")
+	}
+}

@@ -1,0 +1,149 @@
+package chain
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"testing"
+
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/ip"
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/vishvananda/netlink"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces and veth pairs; run as root (CI does)")
+	}
+}
+
+// node is a "node" netns (where the plugin runs) with pods in netns of their own.
+type node struct {
+	t  *testing.T
+	ns ns.NetNS
+}
+
+func newNode(t *testing.T) *node {
+	t.Helper()
+	requireRoot(t)
+	n, err := testutils.NewNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(); _ = testutils.UnmountNS(n) })
+	return &node{t: t, ns: n}
+}
+
+type pod struct {
+	ns       ns.NetNS
+	ifaces   []current.Interface // host veth, pod interface per attachment
+	ips      []*current.IPConfig
+	hostVeth map[string]string // pod ifname → host veth name
+}
+
+func (n *node) newPod() *pod {
+	n.t.Helper()
+	p, err := testutils.NewNS()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { p.Close(); _ = testutils.UnmountNS(p) })
+	return &pod{ns: p, hostVeth: map[string]string{}}
+}
+
+// attach makes a veth ifname in the pod with cidr on it and its peer in the node, like bridge/ptp do.
+func (n *node) attach(p *pod, ifname, cidr string) {
+	n.t.Helper()
+	addr, err := netlink.ParseIPNet(cidr)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	err = p.ns.Do(func(ns.NetNS) error {
+		hostIf, podIf, err := ip.SetupVeth(ifname, 1500, "", n.ns)
+		if err != nil {
+			return err
+		}
+		link, err := netlinksafe.LinkByName(ifname)
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(link); err != nil {
+			return err
+		}
+		if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: addr}); err != nil {
+			return err
+		}
+		gw := ip.NextIP(addr.IP.Mask(addr.Mask))
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: &net.IPNet{IP: gw, Mask: net.CIDRMask(32, 32)}, Scope: netlink.SCOPE_LINK}); err != nil {
+			return err
+		}
+		p.ifaces = append(p.ifaces, current.Interface{Name: hostIf.Name, Mac: hostIf.HardwareAddr.String()},
+			current.Interface{Name: podIf.Name, Mac: podIf.HardwareAddr.String(), Sandbox: p.ns.Path()})
+		idx := len(p.ifaces) - 1
+		p.ips = append(p.ips, &current.IPConfig{Address: *addr, Gateway: gw, Interface: &idx})
+		p.hostVeth[ifname] = hostIf.Name
+		return nil
+	})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// prevResult is what the primary plugin would have returned for the pod.
+func (p *pod) prevResult(cniVersion string) map[string]any {
+	res := &current.Result{CNIVersion: current.ImplementedSpecVersion}
+	for i := range p.ifaces {
+		res.Interfaces = append(res.Interfaces, &p.ifaces[i])
+	}
+	res.IPs = p.ips
+	converted, err := res.GetAsVersion(cniVersion)
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	b, _ := json.Marshal(converted)
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+// run executes f in the node netns, where the plugin runs.
+func (n *node) run(f func() error) error {
+	return n.ns.Do(func(ns.NetNS) error { return f() })
+}
+
+func (n *node) hostLink(name string) netlink.Link {
+	var link netlink.Link
+	_ = n.run(func() error {
+		var err error
+		link, err = netlinksafe.LinkByName(name)
+		return err
+	})
+	return link
+}
+
+func (p *pod) mac(ifname string) string {
+	var mac string
+	_ = p.ns.Do(func(ns.NetNS) error {
+		l, err := netlinksafe.LinkByName(ifname)
+		if err == nil {
+			mac = l.Attrs().HardwareAddr.String()
+		}
+		return err
+	})
+	return mac
+}
+
+func addInNode(n *node, c *Call) (*current.Result, error) {
+	var res *current.Result
+	err := n.run(func() error {
+		var err error
+		res, err = c.Add(context.Background())
+		return err
+	})
+	return res, err
+}

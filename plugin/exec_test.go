@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+)
+
+func TestVersion(t *testing.T) {
+	o := run(t, "VERSION", nil, map[string]string{})
+	o.wantCode(t, 0, "")
+	var info struct {
+		SupportedVersions []string `json:"supportedVersions"`
+	}
+	if err := json.Unmarshal([]byte(o.stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(info.SupportedVersions, cniVersions) {
+		t.Fatalf("supported versions %v, want %v (0.1/0.2 cannot chain)", info.SupportedVersions, cniVersions)
+	}
+}
+
+func TestBadInputCodes(t *testing.T) {
+	e := newEnv(t)
+	notSocket := filepath.Join(e.dir, "regular-file")
+	_ = os.WriteFile(notSocket, nil, 0o600)
+	for _, v := range cniVersions {
+		cases := []struct {
+			name    string
+			command string
+			stdin   []byte
+			env     map[string]string
+			code    uint
+			msg     string
+		}{
+			{"empty stdin", "ADD", nil, nil, types.ErrDecodingFailure, ""},
+			{"malformed stdin", "ADD", []byte(`{"cniVersion":"` + v + `",`), nil, types.ErrDecodingFailure, ""},
+			{"missing prevResult", "ADD", e.stdin(v, nil), nil, types.ErrInvalidNetworkConfig, "prevResult"},
+			{"unknown key", "ADD", e.stdin(v, map[string]any{"sokcet-path": "/x"}), nil, types.ErrInvalidNetworkConfig, "sokcet-path"},
+			{"socket path that is not a socket", "DEL", e.stdin(v, map[string]any{"socket-path": notSocket}), nil, types.ErrInvalidNetworkConfig, "not a unix socket"},
+			{"invalid timeout", "DEL", e.stdin(v, map[string]any{"del-timeout": "forever"}), nil, types.ErrInvalidNetworkConfig, "del-timeout"},
+			{"netns path missing", "ADD", e.stdin(v, map[string]any{"prevResult": flannelPrev(t, v)}), nil, types.ErrInvalidEnvironmentVariables, "CNI_NETNS"},
+			{"CNI_ARGS pair without =", "DEL", e.stdin(v, nil), map[string]string{"CNI_ARGS": "IgnoreUnknown=1;oops"}, types.ErrInvalidEnvironmentVariables, "oops"},
+			{"container ID with a slash", "DEL", e.stdin(v, nil), map[string]string{"CNI_CONTAINERID": "a/b"}, types.ErrInvalidEnvironmentVariables, ""},
+		}
+		for _, tc := range cases {
+			t.Run(v+"/"+tc.name, func(t *testing.T) {
+				envVars := map[string]string{}
+				for k, val := range tc.env {
+					envVars[k] = val
+				}
+				o := run(t, tc.command, tc.stdin, envVars)
+				o.wantCode(t, tc.code, tc.msg)
+				if len(e.agent.Requests()) != 0 {
+					t.Fatal("bad input reached the agent")
+				}
+			})
+		}
+	}
+}
+
+func TestUnsupportedVersion(t *testing.T) {
+	e := newEnv(t)
+	for _, v := range []string{"0.1.0", "0.2.0", "9.9.9"} {
+		run(t, "ADD", e.stdin(v, nil), map[string]string{}).wantCode(t, types.ErrIncompatibleCNIVersion, "")
+	}
+}
+
+func TestStatus(t *testing.T) {
+	e := newEnv(t)
+	run(t, "STATUS", e.stdin("1.1.0", nil), map[string]string{}).wantCode(t, 0, "")
+	e.agent.SetHealth("Failure")
+	run(t, "STATUS", e.stdin("1.1.0", nil), map[string]string{}).wantCode(t, CodePluginNotAvailable, "Failure")
+	e.agent.Down()
+	run(t, "STATUS", e.stdin("1.1.0", nil), map[string]string{}).wantCode(t, CodePluginNotAvailable, e.agent.Socket())
+}
+
+func TestDelAgentDownQueuesAndLogs(t *testing.T) {
+	e := newEnv(t)
+	e.agent.Down()
+	start := time.Now()
+	o := run(t, "DEL", e.stdin("0.3.1", nil), map[string]string{"CNI_NETNS": "<unset>"})
+	o.wantCode(t, 0, "")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("DEL with the agent down took %v", d)
+	}
+	if o.stdout != "" {
+		t.Fatalf("DEL printed %q: stdout belongs to the result, DEL has none", o.stdout)
+	}
+	files, _ := filepath.Glob(filepath.Join(e.dir, "deleteQueue", "*.delete"))
+	if len(files) != 1 {
+		t.Fatalf("queue: %v", files)
+	}
+	fi, err := os.Stat(filepath.Join(e.dir, "cilium-chain.log"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("log file: %v %v", fi, err)
+	}
+	log, _ := os.ReadFile(filepath.Join(e.dir, "cilium-chain.log"))
+	for _, want := range []string{"event=", "containerID=cid1", "ifname=eth0", "queued"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.TrimSpace(o.stderr) != "" {
+		t.Errorf("with a log file, stderr stays quiet: %q", o.stderr)
+	}
+}
+
+func TestLogFileUnwritableFallsBackToStderr(t *testing.T) {
+	e := newEnv(t)
+	blocker := filepath.Join(e.dir, "file")
+	_ = os.WriteFile(blocker, nil, 0o600)
+	o := run(t, "DEL", e.stdin("1.0.0", map[string]any{"log-file": blocker + "/sub/log"}), map[string]string{})
+	o.wantCode(t, 0, "") // logging never fails a call
+	if !strings.Contains(o.stderr, "log-file") {
+		t.Fatalf("no stderr fallback notice: %q", o.stderr)
+	}
+}
+
+func flannelPrev(t *testing.T, v string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "prevresult", "flannel-"+v+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
