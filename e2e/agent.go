@@ -1,0 +1,218 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// agentRunDir is fixed by the agent whatever --state-dir says (pid file, deleteQueue/): one agent per
+// machine at a time.
+const agentRunDir = "/var/run/cilium"
+
+// agent is the real cilium-agent running inside the node netns, restartable within one test.
+type agent struct {
+	tl       tools
+	n        *node
+	dir      string
+	sock     string
+	cnpDir   string
+	logPath  string
+	api      *agentAPI
+	p        *proc
+	apiUps   []time.Duration // start → API answering, per start
+	startups []time.Duration // start → state Ok and host endpoint ready, per start
+}
+
+// newAgent prepares the agent's directories and private bpffs; start runs it.
+func newAgent(t *testing.T, tl tools, n *node, dir string) *agent {
+	t.Helper()
+	killStale(t, "cilium-agent")
+	guardAgentRunDir(t)
+	a := &agent{
+		tl: tl, n: n, dir: dir,
+		sock:    filepath.Join(dir, "cilium.sock"),
+		cnpDir:  filepath.Join(dir, "policies"),
+		logPath: filepath.Join(dir, "agent.log"),
+	}
+	a.api = newAgentAPI(a.sock)
+	for _, d := range []string{a.cnpDir, a.path("state"), a.path("lib"), a.path("bpffs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatalf("agent dir: %v", err)
+		}
+	}
+	// The agent compiles its datapath from <lib-dir>/bpf at runtime.
+	if err := os.Symlink(tl.bpfSrc, a.path("lib", "bpf")); err != nil {
+		t.Fatalf("bpf symlink: %v", err)
+	}
+	mustRun(t, "mount", "-t", "bpf", "bpf", a.path("bpffs"))
+	t.Cleanup(func() { bestEffort(t, "umount", "-l", a.path("bpffs")) })
+	writeFile(t, a.path("etcd.yaml"), "endpoints:\n- "+etcdURL+"\n")
+	t.Cleanup(func() { a.stop(t) })
+	return a
+}
+
+func (a *agent) path(elem ...string) string {
+	return filepath.Join(append([]string{a.dir}, elem...)...)
+}
+
+// args are the flags that run v1.20.2 without Kubernetes in generic-veth chaining (see
+// shared/notes/real-peers.md); tcx is off so the programs show up as tc filters.
+func (a *agent) args() []string {
+	return []string{
+		"--enable-k8s=false",
+		"--kvstore=etcd",
+		"--kvstore-opt=etcd.config=" + a.path("etcd.yaml"),
+		"--identity-allocation-mode=kvstore",
+		"--ipam=kubernetes",
+		"--ipv4-range=10.200.0.0/24",
+		"--routing-mode=native",
+		"--ipv4-native-routing-cidr=10.0.0.0/8",
+		"--cni-chaining-mode=generic-veth",
+		"--enable-ipv4=true",
+		"--enable-ipv6=false",
+		"--state-dir=" + a.path("state"),
+		"--lib-dir=" + a.path("lib"),
+		"--bpf-root=" + a.path("bpffs"),
+		"--socket-path=" + a.sock,
+		"--devices=" + nodeDevice,
+		"--static-cnp-path=" + a.cnpDir,
+		"--enable-tcx=false",
+		"--enable-health-checking=false",
+		"--enable-endpoint-health-checking=false",
+		"--enable-l7-proxy=false",
+		"--enable-hubble=false",
+		"--enable-gops=false",
+		"--install-iptables-rules=false",
+		"--enable-ipv4-masquerade=false",
+		"--kube-proxy-replacement=false",
+	}
+}
+
+// start runs the agent and waits until it is fully up: API answering with state Ok, and the host
+// endpoint ready (its datapath compiled and loaded; an agent stopped before that hangs on shutdown).
+// It returns the time from start to that point.
+func (a *agent) start(t *testing.T) time.Duration {
+	t.Helper()
+	if a.p != nil {
+		t.Fatalf("agent already running")
+	}
+	began := time.Now()
+	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH")} // the agent runs clang/llc
+	a.p = startProc(t, "cilium-agent", a.logPath, env, a.n.exec(append([]string{a.tl.bin("cilium-agent")}, a.args()...)...)...)
+	var apiUp time.Duration
+	err := eventually(3*time.Minute, 100*time.Millisecond, func() error {
+		if done, werr := a.p.exited(); done {
+			return fmt.Errorf("agent exited: %v", werr)
+		}
+		s, err := a.api.healthz()
+		if err != nil {
+			return err
+		}
+		if apiUp == 0 {
+			apiUp = time.Since(began)
+		}
+		if s.Cilium == nil || s.Cilium.State != "Ok" {
+			return fmt.Errorf("agent state %+v", s.Cilium)
+		}
+		return a.hostEndpointReady()
+	})
+	if err != nil {
+		t.Fatalf("agent did not become ready: %v\n--- agent log (tail) ---\n%s", err, logTail(a.logPath, 80))
+	}
+	took := time.Since(began)
+	t.Logf("cilium-agent up: API answered after %s, host endpoint ready after %s", apiUp.Round(time.Millisecond), took.Round(time.Millisecond))
+	a.apiUps, a.startups = append(a.apiUps, apiUp), append(a.startups, took)
+	return took
+}
+
+// hostEndpointReady is nil once the agent's own reserved:host endpoint is ready.
+func (a *agent) hostEndpointReady() error {
+	eps, err := a.api.endpoints()
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if ep.Status != nil && ep.Status.Identity != nil && slices.Contains(ep.Status.Identity.Labels, "reserved:host") {
+			if s := stateOf(ep); s != "ready" {
+				return fmt.Errorf("host endpoint %d is %s", ep.ID, s)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no host endpoint yet")
+}
+
+// stop ends the agent (SIGTERM, then SIGKILL) and leaves its state for the next start.
+func (a *agent) stop(t *testing.T) {
+	t.Helper()
+	if a.p == nil {
+		return
+	}
+	if err := a.p.stop(30 * time.Second); err != nil {
+		t.Errorf("stop agent: %v", err)
+	}
+	a.p = nil
+}
+
+// guardAgentRunDir refuses to run next to another agent, and removes /var/run/cilium at the end
+// when this run created it (the marker also lets a later run clean up after a crashed one).
+func guardAgentRunDir(t *testing.T) {
+	t.Helper()
+	marker := filepath.Join(pidDir, "var-run-cilium.created")
+	if pid, err := os.ReadFile(filepath.Join(agentRunDir, "cilium.pid")); err == nil {
+		p := strings.TrimSpace(string(pid))
+		if fileExists("/proc/" + p) {
+			cmdline, _ := os.ReadFile("/proc/" + p + "/cmdline")
+			if strings.Contains(string(cmdline), "cilium-agent") {
+				t.Fatalf("another cilium-agent (pid %s) owns %s; the e2e agent needs it to itself", p, agentRunDir)
+			}
+		}
+	}
+	if fileExists(marker) {
+		_ = os.RemoveAll(agentRunDir) // left by a crashed run of ours
+		_ = os.Remove(marker)
+	}
+	if fileExists(agentRunDir) {
+		t.Logf("%s already exists; the entries this run adds are removed at the end", agentRunDir)
+		before := dirEntries(agentRunDir)
+		t.Cleanup(func() { removeNewEntries(t, agentRunDir, before) })
+		return
+	}
+	if err := os.MkdirAll(pidDir, 0o755); err != nil {
+		t.Fatalf("pid dir: %v", err)
+	}
+	writeFile(t, marker, runID())
+	t.Cleanup(func() {
+		if err := os.RemoveAll(agentRunDir); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		_ = os.Remove(marker)
+	})
+}
+
+func dirEntries(dir string) map[string]bool {
+	seen := map[string]bool{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		seen[e.Name()] = true
+	}
+	return seen
+}
+
+func removeNewEntries(t *testing.T, dir string, before map[string]bool) {
+	t.Helper()
+	for name := range dirEntries(dir) {
+		if !before[name] {
+			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				t.Errorf("teardown: %v", err)
+			}
+		}
+	}
+}

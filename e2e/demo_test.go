@@ -1,0 +1,123 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cnpDemo lets app=client talk to app=server on TCP 80, and nothing else in.
+const cnpDemo = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: server-allows-client-on-80
+  namespace: default
+spec:
+  endpointSelector:
+    matchLabels:
+      app: server
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: client
+    toPorts:
+    - ports:
+      - port: "80"
+        protocol: TCP
+`
+
+// TestDemo is `make demo`: the seed scenario told step by step for a newcomer. It only runs with
+// -demo (the suite proper is TestAgent).
+func TestDemo(t *testing.T) {
+	if !*flagDemo {
+		t.Skip("narrated demo; run `make demo` (or go test -tags e2e -run TestDemo ./e2e/ -args -demo)")
+	}
+	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+	step := func(n int, title string) {
+		say("\n── %d. %s %s", n, title, strings.Repeat("─", max(0, 66-len(title))))
+	}
+
+	say("\ncilium-chain demo: Flannel gives pods their network, cilium-chain hands each pod to the real")
+	say("cilium-agent, and Cilium's eBPF policy then decides which connections get through.")
+	say("Everything runs in network namespaces created for the demo; the machine's own network is untouched.")
+
+	step(1, "A node")
+	e := newEnv(t)
+	e.tl.requirePlugin(t)
+	say("network namespace %s stands in for a Kubernetes node (device %s, %s);", e.node.ns, nodeDevice, nodeIP)
+	say("etcd runs inside it (the agent keeps security identities there).")
+	say("starting cilium-agent v1.20.2 in it: generic-veth chaining, no Kubernetes, policies from %s ...", e.agent.cnpDir)
+	took := e.agent.start(t)
+	say("agent ready after %s (it compiled its eBPF datapath with clang on the way).", took.Round(100*time.Millisecond))
+
+	step(2, "Two pods, networked by Flannel, registered by cilium-chain")
+	say("conflist %s/05-cilium.conflist (cniVersion 0.3.1): flannel → cilium-chain.", e.confs.seed)
+	client := newPod(t, "client", map[string]string{"app": "client"})
+	server := newPod(t, "server", map[string]string{"app": "server"})
+	for _, p := range []*pod{client, server} {
+		say("cnitool add %s   (CNI_ARGS %s)", p.ns, p.cniArgs())
+		took := e.cni.add(t, e.confs.seed, p)
+		say("  → Flannel gave %s the address %s; host side of its veth: %s (%s)", p, p.ip, p.hostVeth, took.Round(time.Millisecond))
+		waitEndpointReady(t, e.agent.api, p)
+	}
+
+	step(3, "What the agent now knows")
+	say("%-4s %-7s %-12s %-16s %-6s %-8s %s", "ID", "POD", "IP", "HOST VETH", "STATE", "IDENTITY", "LABELS")
+	for _, p := range []*pod{client, server} {
+		ep, _, err := e.agent.api.endpoint(p.endpointID())
+		if err != nil || ep == nil {
+			t.Fatalf("endpoint of %s: %v", p, err)
+		}
+		say("%-4d %-7s %-12s %-16s %-6s %-8d %s", ep.ID, p, p.ip, ep.Status.Networking.InterfaceName, stateOf(ep),
+			ep.Status.Identity.ID, strings.Join(ep.Status.Identity.Labels, " "))
+	}
+	progs, _, err := tcProgramsOn(e.node.ns, server.hostVeth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	say("the kernel shows the agent's eBPF programs on %s: ingress %v, egress %v", server.hostVeth, progs.ingress, progs.egress)
+
+	step(4, "Before any policy: everything connects")
+	serveTCP(t, server, 80)
+	serveTCP(t, server, 8080)
+	for _, port := range []int{80, 8080} {
+		say("client → server:%-5d %s", port, verdict(dialTCP(client, server, port, 3*time.Second)))
+	}
+
+	step(5, "A CiliumNetworkPolicy: server accepts only client, only on TCP 80")
+	say("%s", indent(cnpDemo))
+	applyPolicy(t, e.agent, writePolicy(e.agent.cnpDir, "server-allows-client-on-80", cnpDemo), client, server)
+	say("the agent loaded it and regenerated both endpoints.")
+
+	step(6, "With the policy")
+	allowed := dialTCP(client, server, 80, 3*time.Second)
+	denied := dialTCP(client, server, 8080, 3*time.Second)
+	say("client → server:80    %s", verdict(allowed))
+	say("client → server:8080  %s", verdict(denied))
+	if allowed != nil || denied == nil {
+		t.Errorf("want 80 allowed and 8080 denied; got %v / %v", allowed, denied)
+	}
+
+	step(7, "Tear down")
+	say("cnitool del for both pods, then the agent, etcd, the namespaces, the bpffs and %s go away.", agentRunDir)
+	for _, p := range []*pod{client, server} {
+		e.cni.del(t, e.confs.seed, p)
+	}
+	if !t.Failed() {
+		say("\nThat was cilium-chain end to end: Flannel's pods, Cilium's identities and eBPF policy.\n")
+	}
+}
+
+func verdict(err error) string {
+	if err == nil {
+		return "ALLOWED  (the server answered)"
+	}
+	return "DENIED   (" + err.Error() + ")"
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}

@@ -1,0 +1,17 @@
+# e2e: cilium-chain against the real cilium-agent (root only). Included by the top-level Makefile.
+E2E_GOTEST := $(GO) test -tags e2e -count=1 -v
+
+.PHONY: e2e demo e2e-peers e2e-vet
+
+e2e-peers: ## apt deps, cnitool + plugins + Flannel, cilium-agent and cilium-cni v1.20.2 (cached in PEER_DIR)
+	bash e2e/peers.sh all
+
+e2e: build e2e-peers ## the end-to-end suite against the real agent (needs root, ~5 min warm)
+	$(E2E_GOTEST) -timeout 30m ./e2e/
+
+demo: build e2e-peers ## narrated walkthrough: Flannel pods under Cilium eBPF policy, then teardown
+	@$(E2E_GOTEST) -timeout 30m -run '^TestDemo$$' ./e2e/ -args -demo
+
+e2e-vet: ## static checks of the e2e harness (builds with the e2e tag)
+	@test -z "$$(gofmt -l e2e)" || { gofmt -l e2e; exit 1; }
+	$(GO) vet -tags e2e ./e2e/

@@ -1,0 +1,73 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// etcdURL is where etcd listens inside the node netns; the agent keeps identities there.
+const etcdURL = "http://127.0.0.1:2379"
+
+// startEtcd runs Debian's etcd inside the node netns with its own data dir and waits for health.
+func startEtcd(t *testing.T, n *node, dir string) *proc {
+	t.Helper()
+	killStale(t, "etcd")
+	argv := n.exec("etcd",
+		"--name=cchain-e2e",
+		"--data-dir="+filepath.Join(dir, "etcd"),
+		"--listen-client-urls="+etcdURL,
+		"--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls=http://127.0.0.1:2380",
+		"--initial-advertise-peer-urls=http://127.0.0.1:2380",
+		"--initial-cluster=cchain-e2e=http://127.0.0.1:2380",
+		"--log-level=warn",
+	)
+	p := startProc(t, "etcd", filepath.Join(dir, "etcd.log"), nil, argv...)
+	t.Cleanup(func() {
+		if err := p.stop(10 * time.Second); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
+	client := nsHTTPClient(n.ns)
+	err := eventually(30*time.Second, 200*time.Millisecond, func() error {
+		if done, werr := p.exited(); done {
+			return fmt.Errorf("etcd exited: %v", werr)
+		}
+		resp, err := client.Get(etcdURL + "/health")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("etcd health %d: %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("etcd not healthy: %v\n%s", err, logTail(p.logPath, 40))
+	}
+	return p
+}
+
+// nsHTTPClient is an HTTP client whose connections are opened inside the netns.
+func nsHTTPClient(name netnsName) *http.Client {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := inNetns(name, func() error {
+			var err error
+			c, err = (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+}
