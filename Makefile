@@ -25,3 +25,4 @@ include chain/chain.mk
 -include install/install.mk
 -include e2e/e2e.mk
 -include bench/bench.mk
+-include e2e/cluster/cluster.mk
