@@ -8,14 +8,15 @@ test-unit: ## every Go test; the netns and cnitool ones need root and skip witho
 	CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin \
 		$(GO) test -count=1 -timeout 20m ./chain/... ./plugin/... ./install/...
 
+FUZZ_PKGS := ./chain/ ./install/
 test-fuzz-short: ## each fuzz target briefly
-	@for t in $$($(GO) test -list '^Fuzz' ./chain/ | grep ^Fuzz); do \
-		echo "fuzz chain $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./chain/ || exit 1; done
+	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+		echo "fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 
 SOAK_CYCLES ?= 1000
 .PHONY: soak soak-short fuzz
 soak: build peers ## ADD/DEL cycles through cnitool + Flannel with a randomly failing fake agent; prints counts
-	SOAK_CYCLES=$(SOAK_CYCLES) CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin \
+	set -o pipefail; SOAK_CYCLES=$(SOAK_CYCLES) CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin \
 		$(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./plugin/ | grep -E '^(soak:|--- |ok|FAIL|PASS)'
 
 soak-short: ## the CI variant of make soak

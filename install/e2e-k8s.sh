@@ -22,6 +22,8 @@ KWOK_PORT=${E2E_K8S_KWOK_PORT:-26447}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MANIFEST=${MANIFEST:-$HERE/kubernetes/cilium-chain.yaml}
 CONTROL_PLANE=(kube-apiserver kube-controller-manager kube-scheduler)
+KUBECTL=$(command -v kubectl || true)
+if [[ -z $KUBECTL || ${E2E_K8S_OWN_KUBECTL:-0} == 1 ]]; then KUBECTL=$BIN/kubectl; fi
 
 say() { printf '[e2e-k8s] %s\n' "$*" >&2; }
 die() { say "FAIL: $*"; exit 1; }
@@ -57,8 +59,9 @@ k8s_module() {
 
 control_plane() {
 	local want=("${CONTROL_PLANE[@]}") need=() b
-	# kubectl is usually preinstalled; on a fresh machine build the matching one.
-	command -v kubectl >/dev/null 2>&1 || want+=(kubectl)
+	# kubectl is usually preinstalled; on a fresh machine (or with E2E_K8S_OWN_KUBECTL=1) build the
+	# one matching the server.
+	[[ $KUBECTL == "$BIN/kubectl" ]] && want+=(kubectl)
 	for b in "${want[@]}"; do
 		[[ -x $BIN/$b && $(cat "$BIN/.$b.version" 2>/dev/null) == "$K8S_VERSION" ]] || need+=("$b")
 	done
@@ -84,11 +87,25 @@ control_plane() {
 	say "control plane built in $((SECONDS - start)) s"
 }
 
+# kwok plays the kubelet of fake nodes; it needs "stages" (how nodes and pods evolve): the stock
+# fast ones from its own module (node-initialize, node-heartbeat, pod-ready/complete/delete).
+KWOK_STAGES=$BIN/kwok-stages-$KWOK_VERSION.yaml
 kwok_bin() {
-	[[ -x $BIN/kwok && $(cat "$BIN/.kwok.version" 2>/dev/null) == "$KWOK_VERSION" ]] && return
-	say "go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-	GOBIN=$BIN CGO_ENABLED=0 GOFLAGS=-mod=mod go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-	echo "$KWOK_VERSION" >"$BIN/.kwok.version"
+	if [[ ! -x $BIN/kwok || $(cat "$BIN/.kwok.version" 2>/dev/null) != "$KWOK_VERSION" ]]; then
+		say "go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+		GOBIN=$BIN CGO_ENABLED=0 GOFLAGS=-mod=mod go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+		echo "$KWOK_VERSION" >"$BIN/.kwok.version"
+	fi
+	[[ -s $KWOK_STAGES ]] && return
+	local dir f
+	dir=$(cd "$BIN" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[[ -d $dir/kustomize/stage ]] || die "kwok stages not found in the module (dir '$dir')"
+	for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
+		pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+		printf -- '---\n'
+		cat "$dir/kustomize/stage/$f"
+	done >"$KWOK_STAGES.tmp"
+	mv "$KWOK_STAGES.tmp" "$KWOK_STAGES"
 }
 
 build() {
@@ -104,6 +121,7 @@ build() {
 # The cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, all on 127.0.0.1.
 
 PIDS=()
+NAMES=()
 WORK=
 
 cleanup() {
@@ -127,20 +145,30 @@ start() { # <log name> <command...>: runs in the background and records the PID 
 	shift
 	"$@" >"$WORK/logs/$name.log" 2>&1 &
 	PIDS+=($!)
+	NAMES+=("$name")
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# all_alive fails (naming the log) as soon as something we started has exited.
+all_alive() {
+	local i
+	for i in "${!PIDS[@]}"; do
+		kill -0 "${PIDS[i]}" 2>/dev/null || die "${NAMES[i]} exited early (see its log below)"
+	done
+}
 
 wait_for() { # <what> <timeout s> <command...>
 	local what=$1 timeout=$2 end=$((SECONDS + $2))
 	shift 2
 	until "$@" >/dev/null 2>&1; do
+		all_alive
 		((SECONDS < end)) || die "$what not ready within ${timeout} s"
 		sleep 0.2
 	done
 }
 
-k() { kubectl --kubeconfig="$WORK/kubeconfig" "$@"; }
+k() { "$KUBECTL" --kubeconfig="$WORK/kubeconfig" "$@"; }
 
 # node <name> <taints yaml>: a Node object kwok will run (kwok plays its kubelet).
 node() {
@@ -213,7 +241,7 @@ KC
 		--service-account-private-key-file="$WORK/sa.key" --use-service-account-credentials=false
 	start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$WORK/kubeconfig" \
 		--leader-elect=false --bind-address=127.0.0.1 --secure-port=0
-	start kwok "$BIN/kwok" --kubeconfig="$WORK/kubeconfig" \
+	start kwok "$BIN/kwok" --kubeconfig="$WORK/kubeconfig" --config="$KWOK_STAGES" \
 		--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
 		--server-address="127.0.0.1:$KWOK_PORT" --node-ip=127.0.0.1 --cidr=10.0.0.0/24
 	# Two fake nodes: one plain, one tainted like a control-plane node with an extra NoExecute taint,
@@ -245,17 +273,28 @@ KC
 	local t_roll=$SECONDS
 	k -n kube-system rollout status ds/cilium-chain --timeout=180s >&2 || die "rollout status failed"
 	local ready desired
-	read -r desired ready < <(k -n kube-system get ds cilium-chain -o jsonpath='{.status.desiredNumberScheduled} {.status.numberReady}')
+	out=$(k -n kube-system get ds cilium-chain -o jsonpath='{.status.desiredNumberScheduled} {.status.numberReady}')
+	read -r desired ready <<<"$out"
 	[[ $desired == 2 && $ready == 2 ]] || die "DaemonSet has $ready/$desired ready pods, want 2/2 (one per node)"
 	local rollout=$((SECONDS - t_roll))
 	say "ok: rollout status ds/cilium-chain: $ready/$desired pods ready, one per node (${rollout} s)"
 	k -n kube-system get pods -l app.kubernetes.io/name=cilium-chain -o wide >&2
 
+	# An upgrade is a rolling update, one node at a time (maxUnavailable 1).
+	local t_upd=$SECONDS
+	k -n kube-system rollout restart ds/cilium-chain >&2 || die "rollout restart failed"
+	k -n kube-system rollout status ds/cilium-chain --timeout=180s >&2 || die "rolling update did not finish"
+	[[ $(k -n kube-system get ds cilium-chain -o jsonpath='{.status.updatedNumberScheduled}') == 2 ]] ||
+		die "not every node got the updated pod"
+	say "ok: rolling update (rollout restart + rollout status) in $((SECONDS - t_upd)) s"
+
 	k delete -f "$MANIFEST" --wait=true --timeout=120s >&2 || die "kubectl delete failed"
 	k -n kube-system get ds cilium-chain >/dev/null 2>&1 && die "the DaemonSet still exists after delete"
 	k -n kube-system get configmap cilium-chain-config >/dev/null 2>&1 && die "the ConfigMap still exists after delete"
-	say "ok: kubectl delete"
-	say "PASS (apiserver ready in ${api_ready} s, rollout ${rollout} s, total $((SECONDS - t0)) s)"
+	# The garbage collector takes the pods away, and kwok "stops" them on the fake nodes.
+	wait_for "the DaemonSet's pods to go" 60 bash -c "[[ -z \$('$KUBECTL' --kubeconfig='$WORK/kubeconfig' -n kube-system get pods -l app.kubernetes.io/name=cilium-chain -o name) ]]"
+	say "ok: kubectl delete (DaemonSet, ConfigMap, ServiceAccount and pods gone)"
+	say "PASS (apiserver ready in ${api_ready} s, rollout ${rollout} s, total $((SECONDS - t0)) s; kubectl $("$KUBECTL" version --client -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | head -1))"
 }
 
 case ${1:-run} in

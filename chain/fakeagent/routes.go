@@ -79,7 +79,7 @@ func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []by
 		writeJSON(w, http.StatusBadRequest, models.Error(err.Error()))
 		return
 	}
-	release, ok := a.admit()
+	release, ok := a.admit(r.Context())
 	if !ok {
 		writeJSON(w, http.StatusTooManyRequests, models.Error("rate limited"))
 		return
