@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"net"
 	"os"
 	"reflect"
 	"testing"
@@ -131,8 +132,7 @@ func TestAddRejects(t *testing.T) {
 			return map[string]any{"prevResult": p.prevResult("1.0.0")}, p.ns.Path(), "eth9"
 		}, ErrInterfaceMismatch, `"eth9"`},
 		{"IP in prevResult absent from the netns", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {
-			p.ips[0].Address.IP = p.ips[0].Address.IP.To4()
-			p.ips[0].Address.IP = []byte{10, 244, 1, 77}
+			p.ips[0].Address.IP = net.IPv4(10, 244, 1, 77).To4()
 			return map[string]any{"prevResult": p.prevResult("1.0.0")}, p.ns.Path(), "eth0"
 		}, ErrInterfaceMismatch, "10.244.1.77"},
 		{"host veth not the one prevResult names", func(t *testing.T, env *testEnv, n *node, p *pod) (map[string]any, string, string) {

@@ -18,7 +18,7 @@ const (
 	DefaultStateDir       = "/var/lib/cni/cilium-chain"
 	DefaultLabelSource    = "container"
 	DefaultAddTimeout     = 60 * time.Second
-	DefaultDelTimeout     = 3 * time.Second
+	DefaultDelTimeout     = 2 * time.Second
 	DefaultCheckTimeout   = 10 * time.Second
 
 	maxTimeout = 10 * time.Minute

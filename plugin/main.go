@@ -16,10 +16,9 @@ import (
 // Version is set at build time (-X main.Version=…).
 var Version = "dev"
 
-// supportedVersions: 0.1/0.2 cannot chain (no prevResult), so they are not offered.
-var supportedVersions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
-
 func main() {
+	// 0.1/0.2 cannot chain (no prevResult), so they are not offered.
+	supportedVersions := version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    runVerb("ADD"),
 		Del:    runVerb("DEL"),
