@@ -63,6 +63,7 @@ func TestDemo(t *testing.T) {
 		say("  → Flannel gave %s the address %s; host side of its veth: %s (%s)", p, p.ip, p.hostVeth, took.Round(time.Millisecond))
 		waitEndpointReady(t, e.agent.api, p)
 	}
+	say("(the first ADD waits while the agent compiles the pod datapath once; later pods reuse it)")
 
 	step(3, "What the agent now knows")
 	say("%-4s %-7s %-12s %-16s %-6s %-8s %s", "ID", "POD", "IP", "HOST VETH", "STATE", "IDENTITY", "LABELS")
@@ -97,17 +98,25 @@ func TestDemo(t *testing.T) {
 	denied := dialTCP(client, server, 8080, 3*time.Second)
 	say("client → server:80    %s", verdict(allowed))
 	say("client → server:8080  %s", verdict(denied))
+	say("port 8080 is not in the policy: the server's eBPF program (cil_to_container on %s) drops the", server.hostVeth)
+	say("SYN, so the client sees no answer at all, not a refusal. Same pods, same Flannel network as in step 4.")
 	if allowed != nil || denied == nil {
 		t.Errorf("want 80 allowed and 8080 denied; got %v / %v", allowed, denied)
 	}
 
 	step(7, "Tear down")
-	say("cnitool del for both pods, then the agent, etcd, the namespaces, the bpffs and %s go away.", agentRunDir)
 	for _, p := range []*pod{client, server} {
 		e.cni.del(t, e.confs.seed, p)
+		if err := waitEndpointGone(e.agent.api, p, 10*time.Second); err != nil {
+			t.Error(err)
+		}
 	}
+	say("cnitool del removed both endpoints from the agent; now the agent, etcd, the namespaces, the bpffs")
+	say("and %s go away (logs and configs live in %s until then).", agentRunDir, e.dir)
 	if !t.Failed() {
-		say("\nThat was cilium-chain end to end: Flannel's pods, Cilium's identities and eBPF policy.\n")
+		say("\nThat was cilium-chain end to end: pods networked by Flannel got Cilium identities from their")
+		say("labels and were held to a Cilium L3/L4 policy by eBPF, with the real cilium-agent. `make e2e` checks")
+		say("the rest (DEL, agent restarts and its delete queue, CHECK, STATUS, GC, upstream's conflist shape).\n")
 	}
 }
 
@@ -119,5 +128,5 @@ func verdict(err error) string {
 }
 
 func indent(s string) string {
-	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+	return "  | " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  | ")
 }
