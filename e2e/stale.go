@@ -13,15 +13,16 @@ import (
 )
 
 // Everything a run creates carries its PID: netns cchain-*-<pid>, run dir cchain-e2e-<pid>.
-var (
-	staleNetns  = regexp.MustCompile(`^cchain-(?:node-|ext-|)(\d+)(?:-.*)?$`)
-	staleRunDir = regexp.MustCompile(`/cchain-e2e-(\d+)(?:/|$)`)
+const (
+	netnsPattern  = `^cchain-(?:node-|ext-|)(\d+)(?:-.*)?$`
+	runDirPattern = `/cchain-e2e-(\d+)(?:/|$)`
 )
 
 // cleanStale removes what earlier runs that died left behind: processes (by pidfile), mounts in
 // their run dirs, their netns, their libcni cache entries and run dirs. Live runs are left alone.
 func cleanStale(t *testing.T) {
 	t.Helper()
+	staleNetns, staleRunDir := regexp.MustCompile(netnsPattern), regexp.MustCompile(runDirPattern)
 	killStale(t, "cilium-agent")
 	killStale(t, "etcd")
 	for _, m := range staleMounts() {
@@ -56,6 +57,7 @@ func staleMounts() []string {
 		return nil
 	}
 	defer f.Close()
+	staleRunDir := regexp.MustCompile(runDirPattern)
 	var out []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -40,8 +40,10 @@ func serveTCP(t *testing.T, p *pod, port int) {
 	}()
 }
 
-// errTimeout marks a connection attempt that got no answer: what a policy drop looks like.
-var errTimeout = errors.New("no answer (timed out)")
+// noAnswer is a connection attempt that got no answer at all: what a policy drop looks like.
+type noAnswer struct{ what string }
+
+func (e *noAnswer) Error() string { return e.what + ": no answer (timed out)" }
 
 // dialTCP connects from the src pod's netns to dst:port and expects dst's greeting.
 func dialTCP(src, dst *pod, port int, timeout time.Duration) error {
@@ -55,7 +57,7 @@ func dialTCP(src, dst *pod, port int, timeout time.Duration) error {
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return fmt.Errorf("%s → %s: %w", src, addr, errTimeout)
+			return &noAnswer{what: fmt.Sprintf("%s → %s", src, addr)}
 		}
 		return fmt.Errorf("%s → %s: %w", src, addr, err)
 	}
@@ -90,7 +92,8 @@ func expectDenied(t *testing.T, src, dst *pod, port int) {
 		t.Errorf("%s → %s:%d should be denied, but connected", src, dst, port)
 		return
 	}
-	if !errors.Is(err, errTimeout) {
+	var na *noAnswer
+	if !errors.As(err, &na) {
 		t.Errorf("%s → %s:%d should be dropped silently by policy, got: %v", src, dst, port, err)
 		return
 	}
