@@ -31,6 +31,9 @@ type Agent struct {
 	hints  *retryHints
 	// backoff bounds; tests shorten them.
 	minBackoff, maxBackoff time.Duration
+	// failFastDown: give up at once when nothing listens (no socket, refused) instead of waiting for a
+	// restarting agent. DEL wants this: the deletion queue covers an agent that is down or starting.
+	failFastDown bool
 }
 
 // NewAgent returns a client for the agent listening on socket. Nothing is dialled until a call.
@@ -52,6 +55,13 @@ func NewAgent(socket string) *Agent {
 		minBackoff: 50 * time.Millisecond,
 		maxBackoff: 2 * time.Second,
 	}
+}
+
+// failingFast returns a copy of the client that does not wait for an agent that is down.
+func (a *Agent) failingFast() *Agent {
+	c := *a
+	c.failFastDown = true
+	return &c
 }
 
 // Socket is the path this client dials.
@@ -154,7 +164,7 @@ func (a *Agent) retry(ctx context.Context, what string, call func(context.Contex
 			// The deadline passed with the request in flight: a slow or overloaded agent, not a refusal.
 			return fmt.Errorf("%w: %s on %s: no answer within the deadline after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
 		}
-		if !transient(err) {
+		if !transient(err) || (a.failFastDown && notConnected(err)) {
 			return a.classify(what, err)
 		}
 		wait := jitter(backoff)

@@ -21,7 +21,10 @@ func (c *Call) deleteOrQueue(ctx context.Context) error {
 	defer cancel()
 	id := c.endpointID()
 
-	err := c.agent.DeleteEndpoint(ctx, id)
+	// Nobody listening means the agent is down or starting: queue at once (the lock below waits for a
+	// starting agent). 429/503 from a live agent are still retried within del-timeout.
+	agent := c.agent.failingFast()
+	err := agent.DeleteEndpoint(ctx, id)
 	if err == nil {
 		c.Log.Info("endpoint deleted")
 		return c.forget()
@@ -40,7 +43,7 @@ func (c *Call) deleteOrQueue(ctx context.Context) error {
 	if errors.Is(err, ErrAgentUnavailable) {
 		retryCtx, cancelRetry := context.WithTimeout(context.Background(), c.Conf.DelTimeout/2)
 		defer cancelRetry()
-		if retryErr := c.agent.DeleteEndpoint(retryCtx, id); retryErr == nil {
+		if retryErr := agent.DeleteEndpoint(retryCtx, id); retryErr == nil {
 			c.Log.Info("endpoint deleted on retry")
 			return c.forget()
 		}
