@@ -3,8 +3,11 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,6 +44,16 @@ func (s *suite) stepQueue(t *testing.T) {
 	t.Logf("DEL d with the agent down: success in %s, queued %s", took.Round(time.Millisecond), mine[0])
 	requireNoPrograms(t, s.node, s.d) // Flannel's DEL removed the veth pair anyway
 
+	// Issue 6: more DELs than upstream's 256-entry cap while the agent is down, all queued.
+	burst := time.Now()
+	for i := range queueBurst - 1 {
+		s.delDirect(t, fmt.Sprintf("phantom-%03d", i))
+	}
+	if n := len(queued(t)); n < queueBurst {
+		t.Fatalf("%d queue entries after %d DELs with the agent down", n, queueBurst)
+	}
+	t.Logf("%d more DELs with the agent down queued in %s", queueBurst-1, time.Since(burst).Round(time.Millisecond))
+
 	restart := time.Now()
 	s.agent.start(t)
 	if err := waitEndpointGone(s.agent.api, s.d, 30*time.Second); err != nil {
@@ -48,8 +61,8 @@ func (s *suite) stepQueue(t *testing.T) {
 	}
 	s.tm.drain = time.Since(restart)
 	if err := eventually(10*time.Second, 100*time.Millisecond, func() error {
-		if _, left := queued(t)[mine[0]]; left {
-			return fmt.Errorf("queued deletion %s still there", mine[0])
+		if left := queued(t); len(left) > 0 {
+			return fmt.Errorf("%d queued deletions still there after the restart", len(left))
 		}
 		return nil
 	}); err != nil {
@@ -65,6 +78,23 @@ func (s *suite) stepQueue(t *testing.T) {
 	}
 	if len(eps) != 2 || eps[s.a.containerID()] == nil || eps[s.b.containerID()] == nil {
 		t.Errorf("after drain the agent lists %v, want exactly a and b", keys(eps))
+	}
+}
+
+// queueBurst is how many DELs stepQueue issues with the agent down: more than upstream's 256 cap.
+const queueBurst = 300
+
+// delDirect runs cilium-chain's DEL alone, as a runtime would for a pod whose netns is already gone.
+func (s *suite) delDirect(t *testing.T, containerID string) {
+	t.Helper()
+	entry := s.conf.chain()
+	entry["cniVersion"], entry["name"] = "0.3.1", netName
+	stdin, _ := json.Marshal(entry)
+	cmd := exec.Command(s.tl.pluginBin)
+	cmd.Env = []string{"CNI_COMMAND=DEL", "CNI_CONTAINERID=" + containerID, "CNI_IFNAME=eth0", "CNI_PATH=" + s.tl.peerBin}
+	cmd.Stdin = bytes.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("DEL %s with the agent down: %v: %s", containerID, err, out)
 	}
 }
 
