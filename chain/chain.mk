@@ -22,5 +22,6 @@ soak: build peers ## ADD/DEL cycles through cnitool + Flannel with a randomly fa
 soak-short: ## the CI variant of make soak
 	$(MAKE) soak SOAK_CYCLES=150
 
-fuzz: ## every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m for the long run)
-	$(MAKE) test-fuzz-short FUZZTIME=$(FUZZTIME)
+FUZZTIME_LONG ?= 5m
+fuzz: ## every fuzz target for FUZZTIME_LONG (5 min) each; findings land in <pkg>/testdata/fuzz
+	$(MAKE) test-fuzz-short FUZZTIME=$(FUZZTIME_LONG)
