@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -14,14 +13,8 @@ const pluginType = "cilium-chain"
 // upstreamType is Cilium's own plugin; a primary that already chains it gets ours in its place.
 const upstreamType = "cilium-cni"
 
-var (
-	// labelRe is Cilium's source:key[=value] label form, e.g. k8s:app=web or reserved:host.
-	labelRe = regexp.MustCompile(`^[A-Za-z0-9_.\-]+:[^=\s,]+(=[^\s,]*)?$`)
-	// cniArgRe is a CNI_ARGS key such as K8S_POD_NAMESPACE.
-	cniArgRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
-
 // pluginEntry renders our {"type": "cilium-chain", ...} entry, leaving out options that are empty.
+// It only checks the shape; the plugin's own parser judges the values (pluginconf.go).
 func pluginEntry(p pluginFlags) (json.RawMessage, error) {
 	e := newObject()
 	if err := e.setValue("type", pluginType); err != nil {
@@ -58,7 +51,7 @@ func pluginEntry(p pluginFlags) (json.RawMessage, error) {
 	return e.MarshalJSON()
 }
 
-// parseLabels accepts "a:b=c,d:e" or a JSON array of strings.
+// parseLabels accepts "k8s:app=web,team=a" or a JSON array of strings.
 func parseLabels(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -75,8 +68,8 @@ func parseLabels(s string) ([]string, error) {
 		}
 	}
 	for _, l := range labels {
-		if !labelRe.MatchString(l) {
-			return nil, fmt.Errorf("label %q is not of the form source:key[=value]", l)
+		if l == "" {
+			return nil, fmt.Errorf("empty label in %q", s)
 		}
 	}
 	return labels, nil
@@ -105,11 +98,8 @@ func parseArgsLabels(s string) (json.RawMessage, error) {
 	}
 	names := make([]string, 0, len(m))
 	for name, key := range m {
-		if !cniArgRe.MatchString(name) {
-			return nil, fmt.Errorf("%q is not a CNI_ARGS name", name)
-		}
-		if key == "" || strings.ContainsAny(key, " \t\n,=") {
-			return nil, fmt.Errorf("label key %q for %s is empty or has spaces, commas or '='", key, name)
+		if name == "" || key == "" {
+			return nil, fmt.Errorf("empty CNI_ARGS name or label key in %q", s)
 		}
 		names = append(names, name)
 	}

@@ -44,6 +44,9 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkEntry(entry); err != nil {
+		return nil, fmt.Errorf("the --plugin-* options: %w", err)
+	}
 	in := &installer{
 		cfg:    cfg,
 		log:    log,
@@ -97,6 +100,9 @@ func (in *installer) desired() desired {
 		if err := validateCustom(data); err != nil {
 			return desired{keep: true, source: path, problem: fmt.Sprintf("custom conflist %s is invalid: %v", path, err)}
 		}
+		if err := checkWithPlugin(data); err != nil {
+			return desired{keep: true, source: path, problem: fmt.Sprintf("custom conflist %s is invalid: %v", path, err)}
+		}
 		return desired{content: data, source: path, shadowedBy: shadow}
 	}
 	p, ok := pickPrimary(valid, in.cfg.confName, in.cfg.primaryNetwork)
@@ -108,6 +114,9 @@ func (in *installer) desired() desired {
 		return desired{source: noPrimary, problem: problem}
 	}
 	out, err := deriveConflist(p.data, p.lift, in.entry)
+	if err == nil {
+		err = checkWithPlugin(out)
+	}
 	if err != nil {
 		return desired{source: p.path, problem: fmt.Sprintf("cannot chain onto %s: %v", p.path, err)}
 	}

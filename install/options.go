@@ -130,11 +130,11 @@ func newFlags(cfg *config) *flags {
 	f.str(&cfg.plugin.logFile, "plugin-log-file", "", `"log-file": where the plugin logs on the host`)
 	f.str(&cfg.plugin.logLevel, "plugin-log-level", "", `"log-level": the plugin's log level (e.g. debug, info, warn)`)
 	f.str(&cfg.plugin.labels, "plugin-labels", "",
-		`"labels": endpoint labels, comma-separated or a JSON array, each source:key[=value]`)
+		`"labels": endpoint labels, comma-separated or a JSON array, each [source:]key[=value]`)
 	f.str(&cfg.plugin.argsLabels, "plugin-args-labels", "",
-		`"args-labels": CNI_ARGS name to label key, NAME=source:key pairs comma-separated or a JSON object`)
+		`"args-labels": CNI_ARGS name to label key, NAME=[source:]key pairs comma-separated or a JSON object`)
 	f.str(&cfg.plugin.extraJSON, "plugin-extra-json", "",
-		"a JSON object of further keys for our entry; it may not set \"type\" or a key set by the flags above")
+		"a JSON object of further plugin keys (e.g. {\"add-timeout\": \"30s\"}); it may not set \"type\" or a key\nset by the flags above. Every option is checked with the plugin's own parser before anything is written")
 
 	f.section = "Agent gate"
 	f.boolean(&cfg.waitForAgent, "wait-for-agent", false,

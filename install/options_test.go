@@ -111,10 +111,8 @@ func TestPluginEntry(t *testing.T) {
 			want: `{"type":"cilium-chain","socket-path":"/s.sock","log-file":"/l","log-level":"debug","labels":["k8s:app=web","reserved:host"],"args-labels":{"K8S_POD_NAME":"k8s:pod","K8S_POD_NAMESPACE":"k8s:ns"},"mtu":1450}`},
 		{name: "json forms", flags: pluginFlags{labels: `["k8s:a=b"]`, argsLabels: `{"B":"k8s:b","A":"k8s:a"}`},
 			want: `{"type":"cilium-chain","labels":["k8s:a=b"],"args-labels":{"A":"k8s:a","B":"k8s:b"}}`},
-		{name: "label without source", flags: pluginFlags{labels: "app=web"}, wantErr: "source:key"},
-		{name: "label with space", flags: pluginFlags{labels: `["k8s:a b"]`}, wantErr: "source:key"},
+		{name: "empty label", flags: pluginFlags{labels: "k8s:a=b,,c"}, wantErr: "empty label"},
 		{name: "args label without =", flags: pluginFlags{argsLabels: "K8S_POD_NAME"}, wantErr: "NAME=label-key"},
-		{name: "args label bad name", flags: pluginFlags{argsLabels: "K8S-POD=k8s:x"}, wantErr: "not a CNI_ARGS name"},
 		{name: "args label empty key", flags: pluginFlags{argsLabels: "K8S_POD_NAME="}, wantErr: "empty"},
 		{name: "extra sets type", flags: pluginFlags{extraJSON: `{"type":"other"}`}, wantErr: `"type" is already set`},
 		{name: "extra overrides a flag", flags: pluginFlags{logLevel: "info", extraJSON: `{"log-level":"debug"}`}, wantErr: "already set"},
@@ -134,6 +132,39 @@ func TestPluginEntry(t *testing.T) {
 			}
 			if string(got) != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPluginOptionsCheckedByThePlugin: values the plugin's own parser refuses stop the installer at
+// start (exit 2) instead of producing a conflist on which every pod ADD would fail.
+func TestPluginOptionsCheckedByThePlugin(t *testing.T) {
+	tests := []struct {
+		name    string
+		flag    string
+		wantErr string // "" = accepted
+	}{
+		{name: "label without source", flag: "--plugin-labels=app=web"},
+		{name: "all options", flag: `--plugin-extra-json={"add-timeout":"30s","mtu":1400,"label-source":"k8s"}`},
+		{name: "reserved label", flag: "--plugin-labels=reserved:host", wantErr: "reserved"},
+		{name: "unknown key", flag: `--plugin-extra-json={"no-such-option":1}`, wantErr: `unknown key "no-such-option"`},
+		{name: "bad log level", flag: "--plugin-log-level=loud", wantErr: "log-level"},
+		{name: "relative socket", flag: "--plugin-socket-path=cilium.sock", wantErr: "absolute path"},
+		{name: "bad timeout", flag: `--plugin-extra-json={"add-timeout":"forever"}`, wantErr: "add-timeout"},
+		{name: "bad args-labels name", flag: "--plugin-args-labels=K8S POD=k8s:x", wantErr: "args-labels"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newInstaller(mustConfig(t, []string{tt.flag}), quietLogger())
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
 	}

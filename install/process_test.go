@@ -206,7 +206,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{args: []string{"--help"}, wantCode: 0, wantOut: "--conf-dir  (CILIUM_CHAIN_CONF_DIR"},
 		{args: []string{"--mode=bogus"}, wantCode: 2, wantOut: "--help"},
-		{args: []string{"--plugin-labels=nosource"}, wantCode: 2, wantOut: "source:key"},
+		{args: []string{"--plugin-labels=reserved:host"}, wantCode: 2, wantOut: "reserved"},
 		{args: []string{"--ready-addr=", "--binary-source=/nonexistent", "--conf-dir=" + t.TempDir(), "--bin-dir=" + t.TempDir(), "--resync=50ms"}, wantCode: -2},
 	}
 	for _, tt := range tests {

@@ -165,7 +165,7 @@ func TestCustomModeFollowsItsFile(t *testing.T) {
 	n := newTestNode(t)
 	custom := filepath.Join(n.root, "config", "custom-conflist")
 	os.MkdirAll(filepath.Dir(custom), 0o755)
-	v1 := `{"cniVersion":"1.0.0","name":"cbr0","plugins":[{"type":"flannel"},{"type":"cilium-chain","log-level":"v1"}]}`
+	v1 := `{"cniVersion":"1.0.0","name":"cbr0","plugins":[{"type":"flannel"},{"type":"cilium-chain","labels":["k8s:rev=v1"]}]}`
 	writeFile(t, custom, v1, 0o644)
 	r := startInstaller(t, mustConfig(t, n.args("--mode=custom", "--custom-conflist="+custom, "--resync=1h")))
 	eventually(t, 5*time.Second, "custom conflist written as is", func() bool { b, _ := os.ReadFile(n.ours()); return string(b) == v1 })
