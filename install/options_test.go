@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +170,22 @@ func TestPluginOptionsCheckedByThePlugin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadmeDocumentsEveryFlag keeps install/README.md's option table complete.
+func TestReadmeDocumentsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(&config{})
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		row := fmt.Sprintf("| `--%s` | `%s` | ", fl.Name, envName(fl.Name))
+		if fl.DefValue != "" {
+			row += "`" + fl.DefValue + "`"
+		}
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no table row for --%s (%s) with its default %q", fl.Name, envName(fl.Name), fl.DefValue)
+		}
+	})
 }
