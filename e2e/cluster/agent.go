@@ -1,0 +1,199 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	// agentLock serializes real agents on this machine: every agent uses /var/run/cilium whatever its
+	// flags say, and other engineers' e2e runs start theirs. Ours has a private /run, but the kernel
+	// state (bpf, sysctls) is shared, so it waits its turn like everyone else.
+	agentLock = "cilium-chain-agent.lock"
+	agentSock = "/var/run/cilium/cilium.sock" // the default, which the plugin and the installer use
+	// agentRange is the agent's own allocation range (cilium_host's router IP): outside Flannel's
+	// podCIDR, so the agent never picks an address host-local hands to a pod.
+	agentRange = "10.200.0.0/24"
+)
+
+// crdDirs are Cilium's CRDs as shipped in the module the agent was built from: applying them is what
+// cilium-operator would do at start (the agent waits for them), without building the operator.
+func crdDirs(e *env) ([]string, error) {
+	bpf, err := filepath.EvalSymlinks(e.bpfSrc)
+	if err != nil {
+		return nil, fmt.Errorf("cilium module: %w", err)
+	}
+	base := filepath.Join(filepath.Dir(bpf), "pkg", "k8s", "apis", "cilium.io", "client", "crds")
+	return []string{filepath.Join(base, "v2"), filepath.Join(base, "v2alpha1")}, nil
+}
+
+// applyCiliumCRDs registers the CRDs (server-side: the CNP CRD is larger than the client-side
+// last-applied annotation allows) and waits until they are established.
+func applyCiliumCRDs(t *testing.T, e *env, k *kubectl) {
+	t.Helper()
+	dirs, err := crdDirs(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		k.must(t, "apply", "--server-side", "-f", d)
+	}
+	k.must(t, "wait", "--for=condition=established", "crd", "--all", "--timeout=120s")
+	out := k.must(t, "get", "crd", "-o", "name")
+	t.Logf("Cilium CRDs established: %d", len(strings.Fields(out)))
+}
+
+// takeAgentLock holds an exclusive flock on the host's /run/cilium-chain-agent.lock until the test
+// ends, then waits until no cilium-agent runs on the machine (another run may not use the lock).
+func takeAgentLock(t *testing.T, e *env) time.Duration {
+	t.Helper()
+	began := time.Now()
+	f, err := os.OpenFile(filepath.Join(e.hostRun, agentLock), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("agent lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the flock; registered first, so it runs last
+	for n := 0; ; n++ {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if err != syscall.EWOULDBLOCK {
+			t.Fatalf("flock: %v", err)
+		}
+		if n%30 == 0 {
+			t.Logf("waiting for /run/%s (another cluster run holds it)...", agentLock)
+		}
+		if time.Since(began) > 30*time.Minute {
+			t.Fatalf("agent lock still held after %s", time.Since(began))
+		}
+		time.Sleep(time.Second)
+	}
+	for n := 0; ; n++ {
+		pids := otherAgents(e)
+		if len(pids) == 0 {
+			break
+		}
+		if n%30 == 0 {
+			t.Logf("waiting for other cilium-agent processes to end (host pids %v)...", pids)
+		}
+		if time.Since(began) > 30*time.Minute {
+			t.Fatalf("other agents (%v) still running after %s", pids, time.Since(began))
+		}
+		time.Sleep(time.Second)
+	}
+	waited := time.Since(began)
+	t.Logf("agent lock taken after %s; no other cilium-agent runs", waited.Round(time.Millisecond))
+	return waited
+}
+
+// otherAgents is `pgrep -x cilium-agent` on the host's /proc (ours is not started yet).
+func otherAgents(e *env) []string {
+	entries, _ := os.ReadDir(e.hostProc)
+	var pids []string
+	for _, d := range entries {
+		comm, err := os.ReadFile(filepath.Join(e.hostProc, d.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(comm)) == "cilium-agent" {
+			pids = append(pids, d.Name())
+		}
+	}
+	return pids
+}
+
+// agentArgs run v1.20.2 with Kubernetes in generic-veth chaining: CRD identities (no kvstore), labels
+// from the pods, policies from CiliumNetworkPolicy objects; tcx off so the programs show as tc
+// filters; nothing that needs iptables, Envoy or Hubble.
+func agentArgs(e *env, kubeconfig string) []string {
+	return []string{
+		"--enable-k8s=true",
+		"--k8s-kubeconfig-path=" + kubeconfig,
+		"--identity-allocation-mode=crd",
+		"--cni-chaining-mode=generic-veth",
+		"--cni-exclusive=false",
+		"--ipam=kubernetes",
+		"--ipv4-range=" + agentRange,
+		"--routing-mode=native",
+		"--ipv4-native-routing-cidr=" + clusterCIDR,
+		"--enable-ipv4=true",
+		"--enable-ipv6=false",
+		"--state-dir=" + e.path("agent", "state"),
+		"--lib-dir=" + e.path("agent", "lib"),
+		"--bpf-root=" + e.path("agent", "bpffs"),
+		"--socket-path=" + agentSock,
+		"--devices=ext0",
+		"--enable-tcx=false",
+		"--enable-health-checking=false",
+		"--enable-endpoint-health-checking=false",
+		"--enable-l7-proxy=false",
+		"--enable-hubble=false",
+		"--enable-gops=false",
+		"--install-iptables-rules=false",
+		"--enable-ipv4-masquerade=false",
+		"--kube-proxy-replacement=false",
+	}
+}
+
+// startAgent runs the agent in the node netns and waits until its API says Ok and its host endpoint
+// is ready (datapath compiled and loaded).
+func startAgent(t *testing.T, e *env, cp *controlPlane) (*proc, *agentAPI) {
+	t.Helper()
+	for _, d := range []string{"state", "lib", "bpffs"} {
+		if err := os.MkdirAll(e.path("agent", d), 0o755); err != nil {
+			t.Fatalf("agent dir: %v", err)
+		}
+	}
+	if err := os.Symlink(e.bpfSrc, e.path("agent", "lib", "bpf")); err != nil {
+		t.Fatalf("bpf symlink: %v", err)
+	}
+	mustOut(t, "mount", "-t", "bpf", "bpf", e.path("agent", "bpffs"))
+	t.Cleanup(func() {
+		if _, err := cmdOut(context.Background(), nil, "umount", e.path("agent", "bpffs")); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
+	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + nodeName}
+	p := startProc(t, e, "cilium-agent", 60*time.Second, env, append([]string{e.bin("cilium-agent")}, agentArgs(e, cp.kubeconfig)...)...)
+	api := newAgentAPI(agentSock)
+	err := eventually(5*time.Minute, 200*time.Millisecond, func() error {
+		if done, werr := p.exited(); done {
+			return fmt.Errorf("agent exited: %v", werr)
+		}
+		s, err := api.healthz()
+		if err != nil {
+			return err
+		}
+		if s.Cilium == nil || s.Cilium.State != "Ok" {
+			return fmt.Errorf("agent state %+v", s.Cilium)
+		}
+		return hostEndpointReady(api)
+	})
+	if err != nil {
+		t.Fatalf("agent not ready: %v\n--- agent log (tail) ---\n%s", err, p.logTail(80))
+	}
+	return p, api
+}
+
+func hostEndpointReady(api *agentAPI) error {
+	eps, err := api.endpoints()
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if ep.Status != nil && ep.Status.Identity != nil && slices.Contains(ep.Status.Identity.Labels, "reserved:host") {
+			if ep.Status.State == nil || *ep.Status.State != "ready" {
+				return fmt.Errorf("host endpoint %d not ready yet", ep.ID)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no host endpoint yet")
+}

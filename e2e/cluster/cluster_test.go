@@ -1,0 +1,113 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scenario carries what the steps of TestCluster share, in order.
+type scenario struct {
+	*cluster
+	manifest     string // the manifest as applied: install/kubernetes/cilium-chain.yaml + the plugin log option
+	pluginLog    string
+	pluginHashes map[string]string // sha256 → which image's plugin
+	old          *pod
+	a, b, other  *pod
+	d            *pod
+}
+
+// TestCluster is issue 7: the seven steps against one real cluster, in order. The agent is started on
+// the top-level test (between steps 1 and 2), so it lives across all steps.
+func TestCluster(t *testing.T) {
+	began := time.Now()
+	e := loadEnv(t)
+	c := startCluster(t, e)
+	s := &scenario{cluster: c, pluginLog: "/var/log/cilium-chain/plugin.log"}
+	s.prepareManifest(t)
+	s.pluginHashes = map[string]string{
+		mustHash(t, filepath.Join(e.images, "v1", "cilium-chain")): "v1 (" + c.images.Installer + ")",
+		mustHash(t, filepath.Join(e.images, "v2", "cilium-chain")): "v2 (" + c.images.InstallerNext + ")",
+	}
+	defer func() {
+		c.tm.total = time.Since(began)
+		t.Logf("timings:\n%s", &c.tm)
+	}()
+
+	if !t.Run("1_old_pod_flannel_only", s.step1OldPod) {
+		t.Fatal("step 1 failed; nothing else can work")
+	}
+	s.startAgent(t)
+	steps := []struct {
+		name     string
+		run      func(t *testing.T)
+		required bool // the later steps make no sense without it
+	}{
+		{"2_apply_manifest", s.step2Apply, true},
+		{"3_pods_through_chain", s.step3ChainedPods, true},
+		{"4_policies_l3_l4", s.step4Policies, false},
+		{"5_old_pod_deleted_through_chain", s.step5DeleteOld, false},
+		{"6_rollout_new_image", s.step6Rollout, false},
+		{"7_uninstall", s.step7Uninstall, false},
+	}
+	for _, st := range steps {
+		if !t.Run(st.name, st.run) && st.required {
+			t.Fatalf("step %s failed; the later steps depend on it", st.name)
+		}
+		c.checkLivePodIPs(t)
+	}
+}
+
+// startAgent takes the machine-wide agent lock (after all the work that needs no agent), then runs
+// the agent with Kubernetes. Pods are deleted again before it stops, so their DEL reaches it.
+func (s *scenario) startAgent(t *testing.T) {
+	t.Helper()
+	s.tm.agentLockWait = takeAgentLock(t, s.e)
+	began := time.Now()
+	s.agent, s.api = startAgent(t, s.e, s.cp)
+	s.tm.agentUp = time.Since(began)
+	t.Cleanup(func() { s.deleteAllPods(t) })
+	st, err := s.api.healthz()
+	if err != nil {
+		t.Fatalf("agent healthz: %v", err)
+	}
+	k8s := "(none)"
+	if st.Kubernetes != nil {
+		k8s = st.Kubernetes.State + " " + st.Kubernetes.Msg
+	}
+	if st.Kubernetes == nil || st.Kubernetes.State != "Ok" {
+		t.Fatalf("agent is not connected to Kubernetes: %s", k8s)
+	}
+	t.Logf("cilium-agent up in %s (Kubernetes: %s)", s.tm.agentUp.Round(time.Millisecond), k8s)
+}
+
+// prepareManifest is the manifest as an operator applies it, with one documented option set: the
+// plugin's log file (CILIUM_CHAIN_PLUGIN_LOG_FILE), so the test can see which sandboxes the plugin
+// was called for. The image stays the manifest's own: the archive is tagged with it.
+func (s *scenario) prepareManifest(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(s.repoManifest)
+	if err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	const unset = `CILIUM_CHAIN_PLUGIN_LOG_FILE: ""`
+	if !strings.Contains(string(b), unset) {
+		t.Fatalf("manifest has no %s line to set", unset)
+	}
+	out := strings.Replace(string(b), unset, `CILIUM_CHAIN_PLUGIN_LOG_FILE: "`+s.pluginLog+`"`, 1)
+	s.manifest = s.e.path("etc", "cilium-chain.yaml")
+	writeFile(t, s.manifest, out)
+}
+
+func mustHash(t *testing.T, path string) string {
+	t.Helper()
+	h, err := fileSHA256(path)
+	if err != nil {
+		t.Fatalf("hash %s: %v", path, err)
+	}
+	return h
+}

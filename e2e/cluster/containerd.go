@@ -1,0 +1,111 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	containerdSock = "/run/containerd/containerd.sock"
+	// cniConfDir and cniBinDir are the paths the installer manifest mounts (hostPath): the node's.
+	cniConfDir = "/etc/cni/net.d"
+	cniBinDir  = "/opt/cni/bin"
+	// sandboxImage is the kubelet v1.35 default; containerd's pinned sandbox image, our local build.
+	sandboxImage = "registry.k8s.io/pause:3.10.1"
+)
+
+// containerdConfig is containerd v2.2 (config version 3) as the notes require it here: runc with
+// cgroupfs, restrict_oom_score_adj (root lacks CAP_SYS_RESOURCE), NRI off, streaming on loopback,
+// CNI from the node's dirs, only the first config used (as every runtime does).
+func containerdConfig(e *env) string {
+	return fmt.Sprintf(`version = 3
+root = %q
+state = "/run/containerd"
+
+[grpc]
+  address = %q
+
+[ttrpc]
+  address = "/run/containerd/containerd.sock.ttrpc"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+
+[plugins]
+  [plugins."io.containerd.cri.v1.runtime"]
+    restrict_oom_score_adj = true
+    enable_selinux = false
+    disable_apparmor = true
+    [plugins."io.containerd.cri.v1.runtime".containerd]
+      default_runtime_name = "runc"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+          BinaryName = "/usr/sbin/runc"
+          SystemdCgroup = false
+    [plugins."io.containerd.cri.v1.runtime".cni]
+      bin_dirs = [%q]
+      conf_dir = %q
+      max_conf_num = 1
+  [plugins."io.containerd.cri.v1.images"]
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.cri.v1.images".pinned_images]
+      sandbox = %q
+  [plugins."io.containerd.grpc.v1.cri"]
+    disable_tcp_service = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+  [plugins."io.containerd.nri.v1.nri"]
+    disable = true
+`, e.path("containerd"), containerdSock, cniBinDir, cniConfDir, sandboxImage)
+}
+
+// startContainerd runs containerd and imports the image archives into its k8s.io namespace.
+func startContainerd(t *testing.T, e *env, archives []string) *proc {
+	t.Helper()
+	cfg := e.path("etc", "containerd.toml")
+	writeFile(t, cfg, containerdConfig(e))
+	// The shim and runc are found on PATH; runc is Debian's.
+	p := startProc(t, e, "containerd", 30*time.Second, []string{"PATH=" + e.peerBin + ":" + os.Getenv("PATH")},
+		e.bin("containerd"), "--config", cfg, "--log-level", "info")
+	err := eventually(time.Minute, 100*time.Millisecond, func() error {
+		if done, werr := p.exited(); done {
+			return fmt.Errorf("containerd exited: %v", werr)
+		}
+		_, err := ctr(e, context.Background(), "version")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("containerd not ready: %v\n%s", err, p.logTail(40))
+	}
+	for _, a := range archives {
+		out, err := ctr(e, context.Background(), "-n", "k8s.io", "images", "import", a)
+		if err != nil {
+			t.Fatalf("import %s: %v", filepath.Base(a), err)
+		}
+		t.Logf("imported %s: %s", filepath.Base(a), strings.Join(strings.Fields(out), " "))
+	}
+	list, err := ctr(e, context.Background(), "-n", "k8s.io", "images", "ls", "-q")
+	if err != nil {
+		t.Fatalf("list images: %v", err)
+	}
+	t.Logf("containerd images (k8s.io): %s", strings.Join(strings.Fields(list), " "))
+	return p
+}
+
+// ctr runs containerd's own client (built with it) against our socket.
+func ctr(e *env, ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return cmdOut(ctx, nil, e.bin("ctr"), append([]string{"--address", containerdSock}, args...)...)
+}

@@ -1,0 +1,197 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	nodeName = "cilium-chain-node"
+	nodeIP   = "10.99.0.1" // ext0, nsinit.sh's "uplink" of the node netns
+)
+
+// kubeletConfig carries the settings the notes found necessary here: cgroup v1 allowed, cgroupfs, no
+// swap check, no iptables chains, loopback-only serving, and a per-run cgroup root so every cgroup
+// it and runc create sits under one directory the cleanup removes. Anonymous + AlwaysAllow is enough
+// for kube-apiserver's logs/exec calls: the port is on loopback of a private netns.
+func kubeletConfig(e *env) string {
+	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: %s
+cgroupsPerQOS: true
+failSwapOn: false
+makeIPTablesUtilChains: false
+address: 127.0.0.1
+port: 10250
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+readOnlyPort: 0
+authentication:
+  anonymous:
+    enabled: true
+  webhook:
+    enabled: false
+authorization:
+  mode: AlwaysAllow
+containerRuntimeEndpoint: unix://%s
+resolvConf: ""
+registerNode: true
+rotateCertificates: false
+serverTLSBootstrap: false
+imageGCHighThresholdPercent: 100
+evictionHard:
+  memory.available: "100Mi"
+  nodefs.available: "1%%"
+  imagefs.available: "1%%"
+nodeStatusUpdateFrequency: 2s
+syncFrequency: 10s
+fileCheckFrequency: 10s
+`, e.cgroupRoot, containerdSock)
+}
+
+// makeCgroupRoot creates --cgroup-root in every v1 hierarchy (the kubelet refuses a missing one); a
+// new cpuset cgroup needs its parent's cpus and mems before a task may join.
+func makeCgroupRoot(t *testing.T, e *env) {
+	t.Helper()
+	hierarchies, err := filepath.Glob("/sys/fs/cgroup/*")
+	if err != nil {
+		t.Fatalf("cgroups: %v", err)
+	}
+	for _, h := range hierarchies {
+		dir := filepath.Join(h, e.cgroupRoot)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatalf("cgroup root: %v", err)
+		}
+		if filepath.Base(h) == "cpuset" {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				v, err := os.ReadFile(filepath.Join(h, f))
+				if err != nil {
+					t.Fatalf("cpuset: %v", err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
+					t.Fatalf("cpuset: %v", err)
+				}
+			}
+		}
+	}
+}
+
+// removeCgroupRoot removes the cgroup tree depth first, once every process is gone. run.sh checks
+// again after the namespaces end.
+func removeCgroupRoot(t *testing.T, e *env) {
+	t.Helper()
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, h := range hierarchies {
+		root := filepath.Join(h, e.cgroupRoot)
+		var dirs []string
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := os.Remove(dirs[i]); err != nil && !os.IsNotExist(err) {
+				t.Errorf("teardown: remove cgroup %s: %v", dirs[i], err)
+			}
+		}
+	}
+}
+
+// startKubelet runs the kubelet and waits until it has registered the node.
+func startKubelet(t *testing.T, e *env, cp *controlPlane) *proc {
+	t.Helper()
+	cfg := e.path("etc", "kubelet.yaml")
+	writeFile(t, cfg, kubeletConfig(e))
+	p := startProc(t, e, "kubelet", 60*time.Second, nil, e.bin("kubelet"),
+		"--config="+cfg, "--kubeconfig="+cp.kubeconfig, "--root-dir="+e.path("kubelet"),
+		"--hostname-override="+nodeName, "--node-ip="+nodeIP, "--v=2")
+	err := eventually(3*time.Minute, 500*time.Millisecond, func() error {
+		if done, werr := p.exited(); done {
+			return fmt.Errorf("kubelet exited: %v", werr)
+		}
+		_, err := cp.kubectl.run(context.Background(), "get", "node", nodeName)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("kubelet did not register %s: %v\n%s", nodeName, err, p.logTail(60))
+	}
+	return p
+}
+
+// nodeInfo is the part of the Node object the test reads.
+type nodeInfo struct {
+	Spec struct {
+		PodCIDR string `json:"podCIDR"`
+	} `json:"spec"`
+	Status struct {
+		Conditions []struct {
+			Type    string `json:"type"`
+			Status  string `json:"status"`
+			Message string `json:"message"`
+		} `json:"conditions"`
+	} `json:"status"`
+}
+
+func (n *nodeInfo) condition(typ string) (status, message string) {
+	for _, c := range n.Status.Conditions {
+		if c.Type == typ {
+			return c.Status, c.Message
+		}
+	}
+	return "", ""
+}
+
+// waitPodCIDR returns the node's podCIDR once the controller-manager has allocated it.
+func waitPodCIDR(t *testing.T, k *kubectl) string {
+	t.Helper()
+	var cidr string
+	err := eventually(2*time.Minute, 500*time.Millisecond, func() error {
+		var n nodeInfo
+		if err := k.getJSON([]string{"node", nodeName}, &n); err != nil {
+			return err
+		}
+		if cidr = n.Spec.PodCIDR; cidr == "" {
+			return fmt.Errorf("no podCIDR yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("node podCIDR: %v", err)
+	}
+	return cidr
+}
+
+// waitNodeReady waits for the Ready condition (it needs a CNI config: "cni plugin not initialized").
+func waitNodeReady(t *testing.T, k *kubectl, kubelet *proc) {
+	t.Helper()
+	err := eventually(3*time.Minute, 500*time.Millisecond, func() error {
+		var n nodeInfo
+		if err := k.getJSON([]string{"node", nodeName}, &n); err != nil {
+			return err
+		}
+		if s, msg := n.condition("Ready"); s != "True" {
+			return fmt.Errorf("node Ready=%s: %s", s, msg)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("node not Ready: %v\n%s", err, kubelet.logTail(40))
+	}
+}
+
+// jsonString is a small helper for log output.
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return strings.TrimSpace(string(b))
+}

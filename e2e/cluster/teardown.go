@@ -1,0 +1,191 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sweepProcesses stops, by PID, every process in the cluster's pid namespace that is not the test,
+// PID 1 (nsinit.sh) or one of keep: what is left once the kubelet and containerd are stopped are the
+// shims and the containers they ran. SIGTERM, then SIGKILL for whatever is still there after grace.
+func sweepProcesses(t *testing.T, keep []int) {
+	t.Helper()
+	skip := map[int]bool{1: true, os.Getpid(): true}
+	for _, p := range keep {
+		skip[p] = true
+	}
+	left := func() map[int]string {
+		out := map[int]string{}
+		entries, _ := os.ReadDir("/proc")
+		for _, d := range entries {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil || skip[pid] {
+				continue
+			}
+			comm, err := os.ReadFile(filepath.Join("/proc", d.Name(), "comm"))
+			if err != nil {
+				continue // gone meanwhile
+			}
+			if stat, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "stat")); isZombie(stat) {
+				continue // exited; PID 1 reaps it
+			}
+			out[pid] = strings.TrimSpace(string(comm))
+		}
+		return out
+	}
+	procs := left()
+	if len(procs) == 0 {
+		return
+	}
+	t.Logf("teardown: stopping %d leftover processes by PID: %v", len(procs), procs)
+	for pid := range procs {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	if err := eventually(10*time.Second, 100*time.Millisecond, func() error {
+		if l := left(); len(l) > 0 {
+			return fmt.Errorf("%v", l)
+		}
+		return nil
+	}); err == nil {
+		return
+	}
+	for pid := range left() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if err := eventually(10*time.Second, 100*time.Millisecond, func() error {
+		if l := left(); len(l) > 0 {
+			return fmt.Errorf("%v", l)
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("teardown: processes survive SIGKILL: %v", err)
+	}
+}
+
+func isZombie(stat []byte) bool {
+	// /proc/<pid>/stat: "pid (comm) S ..."; comm may hold spaces and parentheses, the state follows the last ')'.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+// mountBaseline is the set of mount IDs that existed before the node started: the namespace's own
+// view, including the host's mounts it copied (shadowed by nsinit's private /run, but still listed).
+type mountBaseline map[string]bool
+
+func takeMountBaseline(t *testing.T) mountBaseline {
+	t.Helper()
+	mounts, err := mountTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mountBaseline{}
+	for _, m := range mounts {
+		b[m.id] = true
+	}
+	return b
+}
+
+// unmountNew unmounts every mount made since the baseline below the given roots, deepest first: the
+// kubelet's bind of its root dir and pod volumes, containerd's rootfs overlays and shm mounts, the
+// pods' netns files. They live in the cluster's private mount namespace, but teardown does not rely
+// on that.
+func unmountNew(t *testing.T, base mountBaseline, roots ...string) {
+	t.Helper()
+	under := func(p string) bool {
+		for _, r := range roots {
+			if p == r || strings.HasPrefix(p, r+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	// A path can be mounted more than once (containerd binds /run/netns onto itself): repeat.
+	for pass := 0; pass < 5; pass++ {
+		mounts, err := mountTable()
+		if err != nil {
+			t.Errorf("teardown: %v", err)
+			return
+		}
+		var targets []string
+		for _, m := range mounts {
+			if !base[m.id] && under(m.point) {
+				targets = append(targets, m.point)
+			}
+		}
+		if len(targets) == 0 {
+			break
+		}
+		sort.SliceStable(targets, func(i, j int) bool { return len(targets[i]) > len(targets[j]) })
+		for _, m := range targets {
+			if err := syscall.Unmount(m, 0); err != nil {
+				if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
+					t.Logf("teardown: umount %s: %v", m, err)
+					continue
+				}
+			}
+			n++
+		}
+	}
+	t.Logf("teardown: unmounted %d mounts the node made under %v", n, roots)
+	// Pod netns files are plain files once their bind mount is gone.
+	files, _ := filepath.Glob("/run/netns/cni-*")
+	for _, f := range files {
+		_ = os.Remove(f)
+	}
+	mounts, _ := mountTable()
+	for _, m := range mounts {
+		if !base[m.id] && under(m.point) {
+			t.Errorf("teardown: %s is still mounted", m.point)
+		}
+	}
+}
+
+type mountEntry struct{ id, point string }
+
+// mountTable is this mount namespace's mountinfo: mount ID (field 1) and mount point (field 5).
+func mountTable() ([]mountEntry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("mountinfo: %w", err)
+	}
+	defer f.Close()
+	var out []mountEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			out = append(out, mountEntry{id: fields[0], point: unescapeMount(fields[4])})
+		}
+	}
+	return out, sc.Err()
+}
+
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
