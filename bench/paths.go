@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Paths are the binaries and directories of one run.
+type Paths struct {
+	Repo    string // the cilium-chain clone
+	PeerDir string // $PEER_DIR: bin/ (cnitool, flannel, cilium-agent, cilium-cni…) and cilium-bpf
+	BinDir  string // CNI bin dir of the plugins under test: cilium-chain, cilium-cni, cc-noop
+	RunDir  string // configs, sockets, state and logs; short, for unix socket paths
+}
+
+func (p Paths) peer(name string) string { return filepath.Join(p.PeerDir, "bin", name) }
+
+// cniPath is CNI_PATH: the plugins under test first, then the reference plugins and Flannel.
+func (p Paths) cniPath() string { return p.BinDir + ":" + filepath.Join(p.PeerDir, "bin") }
+
+func (p Paths) plugin(name string) string { return filepath.Join(p.BinDir, name) }
+
+// Prepare fills BinDir: cilium-chain from bin/ (make build), upstream's cilium-cni from the peers, and
+// the no-op plugin built here with the same flags as cilium-chain.
+func (p Paths) Prepare() error {
+	for _, peer := range []string{"cnitool", "flannel", "bridge", "host-local", "cilium-cni"} {
+		if _, err := os.Stat(p.peer(peer)); err != nil {
+			return fmt.Errorf("peer %s missing (make peers; bash e2e/peers.sh upstream-cni): %w", peer, err)
+		}
+	}
+	if err := os.MkdirAll(p.BinDir, 0o755); err != nil {
+		return fmt.Errorf("bin dir: %w", err)
+	}
+	links := map[string]string{
+		"cilium-chain": filepath.Join(p.Repo, "bin", "cilium-chain"),
+		"cilium-cni":   p.peer("cilium-cni"),
+	}
+	for name, target := range links {
+		if _, err := os.Stat(target); err != nil {
+			return fmt.Errorf("%s missing (make build): %w", target, err)
+		}
+		link := p.plugin(name)
+		_ = os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			return fmt.Errorf("linking %s: %w", name, err)
+		}
+	}
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", p.plugin(noopType), "./bench/noop")
+	build.Dir = p.Repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the no-op plugin: %w\n%s", err, out)
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// WriteMarkdown renders the results as bench/results.md.
+func (res *Results) WriteMarkdown(path, chartName string) error {
+	var b strings.Builder
+	res.header(&b, chartName)
+	res.targets(&b)
+	res.overheadTable(&b)
+	res.procTable(&b)
+	res.concTable(&b)
+	res.realTable(&b)
+	fmt.Fprintf(&b, "## 5. In-process hot paths (`go test -bench . -benchmem ./chain/`)\n\n```\n%s\n```\n", res.GoBench)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func (res *Results) header(b *strings.Builder, chartName string) {
+	m := res.Machine
+	fmt.Fprintf(b, "# cilium-chain vs upstream cilium-cni v1.20.2 (generic-veth): benchmark results\n\n")
+	fmt.Fprintf(b, "Produced by `make bench` (bench/cmd/ccbench) on %s, %s wall time.\n\n", res.Started.Format("2006-01-02 15:04 MST"), res.Finished.Sub(res.Started).Round(time.Second))
+	fmt.Fprintf(b, "Machine: %d × %s, %s RAM, Linux %s, %s, %s. Load average (1/5/15 min) at start %s, at end %s: the cores are shared with other builds, so compare figures only within one run; the variants are interleaved so the noise hits all of them alike.\n\n",
+		m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go, m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(b, "Chart of the latency distributions: [%s](%s).\n\n", chartName, chartName)
+}
+
+// ratio is a/b, or NaN-free 0 when b is not positive.
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+func (res *Results) targets(b *strings.Builder) {
+	fmt.Fprintf(b, "## Targets (issue 5)\n\n| target | measured | limit | met |\n|---|---|---|---|\n")
+	row := func(name, measured string, ok bool, limit string) {
+		mark := "no"
+		if ok {
+			mark = "yes"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, measured, limit, mark)
+	}
+	if o := res.Overhead; o != nil {
+		a, nb, c, d := o.Add[0].median(), o.Add[1].median(), o.Add[2].median(), o.Add[3].median()
+		r1 := ratio(ms(d-a), ms(c-a))
+		r2 := ratio(ms(d-a), ms(nb-a))
+		row("cilium-chain ADD overhead / upstream's", fmt.Sprintf("%.2f (%.1f ms / %.1f ms)", r1, ms(d-a), ms(c-a)), r1 <= 0.5, "≤ 0.5")
+		row("cilium-chain ADD overhead / no-op's", fmt.Sprintf("%.2f (%.1f ms / %.1f ms)", r2, ms(d-a), ms(nb-a)), r2 <= 1.5, "≤ 1.5")
+	}
+	if up, ch := res.proc(upstreamType), res.proc(chainType); up != nil && ch != nil {
+		rs := float64(ch.SizeBytes) / float64(up.SizeBytes)
+		upRSS, chRSS := medianInt(up.AddRSS), medianInt(ch.AddRSS)
+		rr := ratio(float64(chRSS), float64(upRSS))
+		row("binary size / upstream's", fmt.Sprintf("%.2f (%.1f MB / %.1f MB)", rs, mb(ch.SizeBytes), mb(up.SizeBytes)), rs <= 0.6, "≤ 0.6")
+		row("peak RSS of one ADD / upstream's", fmt.Sprintf("%.2f (%.1f MB / %.1f MB)", rr, float64(chRSS)/1024, float64(upRSS)/1024), rr <= 0.6, "≤ 0.6")
+	}
+	for _, c := range res.Conc {
+		if c.Variant.Type == chainType && c.Limit.Rate < 1 {
+			row(fmt.Sprintf("%d parallel ADDs, agent-default limiter, cilium-chain %s", c.Pods, c.Note),
+				fmt.Sprintf("%d %% in %s", 100*c.AddOK/c.Pods, c.AddWall.Round(time.Second)), c.AddOK == c.Pods, "100 % within its deadline")
+		}
+	}
+	b.WriteString("\n")
+}
+
+func (res *Results) proc(typ string) *procCost {
+	for _, p := range res.Proc {
+		if p.Variant.Type == typ {
+			return p
+		}
+	}
+	return nil
+}
+
+func mb(n int64) float64 { return float64(n) / 1e6 }
+
+func (res *Results) overheadTable(b *strings.Builder) {
+	o := res.Overhead
+	if o == nil {
+		return
+	}
+	fmt.Fprintf(b, "## 1. ADD/DEL through cnitool on the Flannel chain (Flannel → bridge → host-local), fake agent answering at once\n\n")
+	fmt.Fprintf(b, "%d rounds of a b c d interleaved (after %d warm-up rounds), each an ADD then a DEL of the variant's own pod; cniVersion %s; wall time %s. Overhead = median(x) − median(a). Milliseconds.\n\n",
+		res.Opts.Cycles, res.Opts.Warmup, cniVersion, o.Wall.Round(time.Second))
+	fmt.Fprintf(b, "| variant | ADD median | ADD p95 | DEL median | DEL p95 | ADD+DEL median | ADD+DEL p95 | ADD overhead | DEL overhead | ADD+DEL overhead | failed rounds |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	a, ad, ac := o.Add[0].median(), o.Del[0].median(), o.cycle(0).median()
+	for i, v := range o.Variants {
+		cy := o.cycle(i)
+		over := func(x, base time.Duration) string {
+			if i == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%+.1f", ms(x-base))
+		}
+		fmt.Fprintf(b, "| (%s) %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %s | %s | %d |\n", v.Key, v.Label,
+			ms(o.Add[i].median()), ms(o.Add[i].p95()), ms(o.Del[i].median()), ms(o.Del[i].p95()), ms(cy.median()), ms(cy.p95()),
+			over(o.Add[i].median(), a), over(o.Del[i].median(), ad), over(cy.median(), ac), o.Failures[i])
+	}
+	b.WriteString("\n")
+}
+
+func (res *Results) procTable(b *strings.Builder) {
+	if len(res.Proc) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## 2. One plugin process\n\n")
+	fmt.Fprintf(b, "Each plugin exec'd directly as libcni does (stdin = its entry + prevResult of a real Flannel ADD, in the node netns, fake agent), ADD then DEL, %d times interleaved; medians. CPU (user+sys) from wait4; peak RSS from GNU time's `%%M` in a second run of each call (wait4's figure from a Go parent includes the parent's RSS). Package init from `GODEBUG=inittrace=1` (VERSION command, 10 runs: inits counted, their clock time summed).\n\n", res.Opts.ProcRuns)
+	fmt.Fprintf(b, "| plugin | binary | ADD wall | ADD CPU | ADD peak RSS | DEL wall | DEL CPU | DEL peak RSS | package inits | init clock | init heap |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range res.Proc {
+		aw, ac := summary(p.Add)
+		dw, dc := summary(p.Del)
+		ar, dr := medianInt(p.AddRSS), medianInt(p.DelRSS)
+		fmt.Fprintf(b, "| %s | %.2f MB | %.1f ms | %.1f ms | %.1f MB | %.1f ms | %.1f ms | %.1f MB | %d | %.2f ms | %.0f kB |\n",
+			p.Variant.Label, mb(p.SizeBytes), ms(aw), ms(ac), float64(ar)/1024, ms(dw), ms(dc), float64(dr)/1024, p.Init.Count, p.Init.ClockMS, float64(p.Init.Bytes)/1e3)
+	}
+	b.WriteString("\nCostliest package inits (mean clock ms over the runs):\n\n")
+	for _, p := range res.Proc {
+		var top []string
+		for _, t := range p.Init.Top {
+			top = append(top, fmt.Sprintf("%s %.2f", t.Pkg, t.ClockMS))
+		}
+		fmt.Fprintf(b, "- %s: %s\n", p.Variant.Label, strings.Join(top, ", "))
+	}
+	b.WriteString("\n")
+}
+
+func (res *Results) concTable(b *strings.Builder) {
+	if len(res.Conc) == 0 && len(res.ConcErrs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## 3. %d pods at once: parallel ADDs, then parallel DELs\n\n", res.Opts.Pods)
+	fmt.Fprintf(b, "cnitool on the Flannel chain for every pod at once; the fake rate-limits PUT /endpoint like the agent's endpoint-create limiter: it queues a request for a parallel slot and a token and answers 429 when that would take over 60 s (the agent's MaxWaitDuration). The real agent starts at 0.5/s, burst 4, 4 parallel and auto-adjusts upward when PUTs are faster than its 2 s estimate; the fake keeps the start values (worst case). Upstream does not retry 429; cilium-chain retries with backoff until its add-timeout. Latencies are per pod, successful or not; wall = first start to last exit.\n\n")
+	fmt.Fprintf(b, "| limiter | plugin | setting | ADD ok | ADD wall | ADD p50 | ADD p95 | 429 answers | endpoints | DEL ok | DEL wall | DEL p95 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range res.Conc {
+		fmt.Fprintf(b, "| %s (%s) | %s | %s | %d/%d | %.1f s | %.1f s | %.1f s | %d | %d | %d/%d | %.1f s | %.2f s |\n",
+			c.Limit.Name, c.Limit, c.Variant.Label, c.Note, c.AddOK, c.Pods, c.AddWall.Seconds(), c.Add.median().Seconds(), c.Add.p95().Seconds(),
+			c.Rejected, c.Endpoints, c.DelOK, c.Pods, c.DelWall.Seconds(), c.Del.p95().Seconds())
+	}
+	for _, c := range res.Conc {
+		if c.FirstErr != "" {
+			fmt.Fprintf(b, "\nFirst ADD error, %s / %s %s: `%s`\n", c.Limit.Name, c.Variant.Label, c.Note, c.FirstErr)
+		}
+	}
+	for _, e := range res.ConcErrs {
+		fmt.Fprintf(b, "\nProblem: %s\n", e)
+	}
+	b.WriteString("\n")
+}
+
+func (res *Results) realTable(b *strings.Builder) {
+	fmt.Fprintf(b, "## 4. Real cilium-agent v1.20.2: share of ADD outside the agent's PUT\n\n")
+	if len(res.Real) == 0 {
+		fmt.Fprintf(b, "%s\n\n", res.RealNote)
+		return
+	}
+	fmt.Fprintf(b, "The agent (no Kubernetes, etcd, generic-veth, flags of shared/notes/real-peers.md) runs in a node netns of its own; it was ready %s after start. A timing proxy between plugin and agent socket times each API call. Each round: Flannel ADD via cnitool, then the chained plugin's ADD and DEL exec'd directly with that prevResult, %d rounds per plugin interleaved (first round discarded: template compile). Share outside PUT = (plugin ADD − PUT) / plugin ADD, per round, median; the whole-chain share adds Flannel's ADD to both sides.\n\n", res.RealStartup.Round(time.Millisecond), res.Opts.RealCycles)
+	fmt.Fprintf(b, "| plugin | plugin ADD | PUT /endpoint | other API calls | plugin's own time | share outside PUT (plugin) | share outside PUT (Flannel + plugin) | DEL | calls per ADD |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range res.Real {
+		own := make(sample, len(r.Wall))
+		for i := range r.Wall {
+			own[i] = r.Wall[i] - r.PUT[i] - r.OtherAPI[i]
+		}
+		fmt.Fprintf(b, "| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.0f %% | %.0f %% | %.1f ms | %s |\n", r.Variant.Label,
+			ms(r.Wall.median()), ms(r.PUT.median()), ms(r.OtherAPI.median()), ms(own.median()),
+			100*medianFloat(r.Own), 100*medianFloat(r.ChainOwn), ms(r.Del.median()), r.Calls)
+	}
+	if res.RealNote != "" {
+		fmt.Fprintf(b, "\n%s\n", res.RealNote)
+	}
+	b.WriteString("\n")
+}

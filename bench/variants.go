@@ -1,0 +1,49 @@
+package bench
+
+import "path/filepath"
+
+// Plugin types in BinDir.
+const (
+	noopType     = "cc-noop"
+	upstreamType = "cilium-cni"
+	chainType    = "cilium-chain"
+)
+
+// variant is one way to run the Flannel chain: with no chained plugin or with one of three.
+type variant struct {
+	Key   string // a, b, c, d
+	Label string
+	Type  string // "" for Flannel alone
+	// entry is the chained conflist entry; extra keys (add-timeout…) are merged in by withKeys.
+	entry map[string]any
+}
+
+func (v variant) withKeys(extra map[string]any) map[string]any {
+	if v.entry == nil {
+		return nil
+	}
+	m := map[string]any{}
+	for k, x := range v.entry {
+		m[k] = x
+	}
+	for k, x := range extra {
+		m[k] = x
+	}
+	return m
+}
+
+// variants are (a)–(d). Both Cilium plugins use the entry upstream documents for generic-veth and
+// find the agent through CILIUM_SOCK; cilium-chain only gets its state and queue dirs moved into the
+// run dir (their defaults are on the host). Logging stays at each plugin's default.
+func variants(runDir string) []variant {
+	return []variant{
+		{Key: "a", Label: "Flannel alone"},
+		{Key: "b", Label: "no-op chained", Type: noopType, entry: map[string]any{"type": noopType}},
+		{Key: "c", Label: "upstream cilium-cni", Type: upstreamType, entry: map[string]any{"type": upstreamType, "chaining-mode": "generic-veth"}},
+		{Key: "d", Label: "cilium-chain", Type: chainType, entry: map[string]any{
+			"type": chainType, "chaining-mode": "generic-veth",
+			"state-dir":        filepath.Join(runDir, "chain-state"),
+			"delete-queue-dir": filepath.Join(runDir, "chain-queue"),
+		}},
+	}
+}
