@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -46,6 +48,17 @@ func (s *scenario) step2Apply(t *testing.T) {
 		t.Errorf("%s was changed", flannelConflist)
 	}
 	t.Logf("ok: %s: network %q, cniVersion %s, plugins flannel → cilium-chain\n%s", chainConflist, list.Name, list.CNIVersion, list.Bytes)
+
+	// install/README.md's "Verify", as an operator on the node would run it.
+	logs := s.k.must(t, "-n", "kube-system", "logs", "ds/cilium-chain")
+	if !strings.Contains(logs, "wrote conflist") {
+		t.Errorf("installer log lacks \"wrote conflist\":\n%s", logs)
+	}
+	if body, err := httpGet("http://127.0.0.1:9887/readyz"); err != nil || !strings.HasPrefix(body, "ok") {
+		t.Errorf("installer /readyz: %q %v", body, err)
+	} else {
+		t.Logf("ok: installer log says \"wrote conflist\"; 127.0.0.1:9887/readyz says %q", strings.TrimSpace(body))
+	}
 
 	bin := filepath.Join(cniBinDir, "cilium-chain")
 	sum, err := fileSHA256(bin)
@@ -91,6 +104,20 @@ func (s *scenario) waitDaemonSet(t *testing.T, image string) {
 	if c := ds.Spec.Template.Spec.Containers; len(c) != 1 || c[0].Image != image {
 		t.Errorf("DaemonSet runs %+v, want image %s", c, image)
 	}
+}
+
+func httpGet(url string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return string(b), err
 }
 
 // sameFirstPlugin compares the first plugin of two conflists as JSON values.

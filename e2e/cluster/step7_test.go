@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// step7Uninstall — the uninstall an operator does: delete the chained pods (their DEL reaches the
-// agent through the chain), set CILIUM_CHAIN_KEEP_ON_EXIT=false and restart the installer (the
-// ConfigMap's documented option; with the default "true" the conflist is kept on purpose, for
-// upgrades), then `kubectl delete -f` the manifest: the conflist goes, Flannel's stays untouched, new
-// pods get Flannel only. Left behind, as documented: the plugin binary (--uninstall-binary is off)
-// and the plugin log this test enabled.
+// step7Uninstall — install/README.md's uninstall, command for command, after deleting the chained pods
+// (their DEL reaches the agent through the chain): CILIUM_CHAIN_KEEP_ON_EXIT=false and
+// CILIUM_CHAIN_UNINSTALL_BINARY=true in the ConfigMap (with the manifest's default the conflist is kept
+// on purpose, for upgrades), rollout restart, rollout status, `kubectl delete -f`. Then the conflist and
+// the binary are gone, Flannel's conflist is untouched and new pods get Flannel only. What stays is the
+// plugin's (empty) attachment store dir and the plugin log this test turned on.
 func (s *scenario) step7Uninstall(t *testing.T) {
 	for _, p := range []*pod{s.a, s.b, s.other, s.d} {
 		if p == nil {
@@ -44,7 +44,7 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 	}
 
 	s.k.must(t, "-n", "kube-system", "patch", "configmap", "cilium-chain-config", "--type=merge",
-		"-p", `{"data":{"CILIUM_CHAIN_KEEP_ON_EXIT":"false"}}`)
+		"-p", `{"data":{"CILIUM_CHAIN_KEEP_ON_EXIT":"false","CILIUM_CHAIN_UNINSTALL_BINARY":"true"}}`)
 	s.k.must(t, "-n", "kube-system", "rollout", "restart", "ds/cilium-chain")
 	s.waitDaemonSet(t, s.images.InstallerNext)
 	began := time.Now()
@@ -71,9 +71,12 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 		t.Logf("ok: %s removed; %s untouched", chainConflist, flannelConflist)
 	}
 	if fileExists(filepath.Join(cniBinDir, "cilium-chain")) {
-		t.Logf("ok: %s/cilium-chain kept, as documented (--uninstall-binary is off by default)", cniBinDir)
+		t.Errorf("%s/cilium-chain is still there after an uninstall with CILIUM_CHAIN_UNINSTALL_BINARY=true", cniBinDir)
 	} else {
-		t.Errorf("the plugin binary went, but --uninstall-binary is off")
+		t.Logf("ok: %s/cilium-chain removed (CILIUM_CHAIN_UNINSTALL_BINARY=true)", cniBinDir)
+	}
+	if recs, _ := filepath.Glob(filepath.Join("/var/lib/cni/cilium-chain", networkName, "*")); len(recs) > 0 {
+		t.Errorf("attachment records left: %v", recs)
 	}
 
 	after := s.createPod(t, "after", "test")
