@@ -70,7 +70,7 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 		}
 		res.Interfaces[att.Index].Mac = mac
 	}
-	if err := c.store.put(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdded, Updated: time.Now()}); err != nil {
+	if err := c.store.update(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdded, Updated: time.Now()}); err != nil {
 		return nil, c.rollback(true, err)
 	}
 	c.Log.WithField("endpointID", ep.ID).Info("endpoint registered")

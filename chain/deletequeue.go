@@ -76,6 +76,13 @@ func (q deletionQueue) enqueueLocked(endpointID string) (string, error) {
 
 // writeFileAtomic writes data to a hidden temp file beside path, syncs it and renames it into place.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFileReplace(path, data, mode, true)
+}
+
+// writeFileReplace is writeFileAtomic with the fsync optional: without it a crash may lose the new
+// content (the old file stays), but a reader never sees a partial file. An fsync costs 0.5 ms on an
+// idle disk and several under load, per call.
+func writeFileReplace(path string, data []byte, mode os.FileMode, sync bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -89,9 +96,11 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err

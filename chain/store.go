@@ -42,7 +42,15 @@ func newAttachmentStore(stateDir, network string) attachmentStore {
 // recordName is "<containerID>:<ifname>": neither part may contain ':' or '/' (validated by the caller).
 func recordName(containerID, ifname string) string { return containerID + ":" + ifname }
 
-func (s attachmentStore) put(r record) error {
+// put records r durably (fsync): ADD writes it before the PUT, so an endpoint that may exist always
+// has a record for GC.
+func (s attachmentStore) put(r record) error { return s.write(r, true) }
+
+// update rewrites a record without fsync. Losing it in a crash leaves the durable "adding" record,
+// which GC already handles (collected once add-timeout has passed): one fsync less per ADD.
+func (s attachmentStore) update(r record) error { return s.write(r, false) }
+
+func (s attachmentStore) write(r record, durable bool) error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("%w: key \"state-dir\": %w", ErrInvalidConfig, err)
 	}
@@ -50,7 +58,7 @@ func (s attachmentStore) put(r record) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, recordName(r.ContainerID, r.IfName)), data, 0o600); err != nil {
+	if err := writeFileReplace(filepath.Join(s.dir, recordName(r.ContainerID, r.IfName)), data, 0o600, durable); err != nil {
 		return fmt.Errorf("%w: key \"state-dir\": recording attachment: %w", ErrInvalidConfig, err)
 	}
 	return nil
