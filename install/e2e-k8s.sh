@@ -84,7 +84,7 @@ control_plane() {
 		echo "$K8S_VERSION" >"$BIN/.$b.version"
 	done
 	rm -rf "$out"
-	say "control plane built in $((SECONDS - start)) s"
+	say "built ${need[*]} in $((SECONDS - start)) s"
 }
 
 # kwok plays the kubelet of fake nodes; it needs "stages" (how nodes and pods evolve): the stock

@@ -115,13 +115,13 @@ func TestSignalCleanup(t *testing.T) {
 // stray .conf/.conflist/.json; leftover temp files are hidden and the next start removes them.
 func TestSIGKILLLeavesNoPartialFile(t *testing.T) {
 	n := newTestNode(t)
-	bigBinary := make([]byte, 24<<20)
+	bigBinary := make([]byte, 16<<20)
 	rand.Read(bigBinary)
 	if err := os.WriteFile(n.source, bigBinary, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	primary := filepath.Join(n.confDir, "10-flannel.conflist")
-	pad := strings.Repeat("p", 2<<20)
+	pad := strings.Repeat("p", 512<<10)
 	primaryVersion := func(i int) []byte {
 		return []byte(strings.Replace(flannelPrimary, `"hairpinMode":true`, fmt.Sprintf(`"hairpinMode":true,"v":%d,"pad":%q`, i, pad[:len(pad)-i%7]), 1))
 	}

@@ -60,6 +60,9 @@ func (in *installer) run(ctx context.Context) error {
 	defer resync.Stop()
 
 	round := func() {
+		if ctx.Err() != nil {
+			return // stopping: let the loop reach shutdown instead of starting another round
+		}
 		if wait := in.reconcile(ctx); wait > 0 {
 			retry.Reset(wait)
 		}
