@@ -14,13 +14,15 @@ import (
 type canvas struct{ img *image.RGBA }
 
 var (
-	white  = color.RGBA{255, 255, 255, 255}
-	black  = color.RGBA{30, 30, 30, 255}
-	grey   = color.RGBA{200, 200, 200, 255}
-	mid    = color.RGBA{110, 110, 110, 255}
-	light  = color.RGBA{236, 236, 236, 255}
-	red    = color.RGBA{200, 40, 40, 255}
-	colors = []color.RGBA{{110, 110, 110, 255}, {90, 140, 200, 255}, {230, 140, 40, 255}, {40, 150, 80, 255}, {150, 90, 180, 255}}
+	white = color.RGBA{255, 255, 255, 255}
+	black = color.RGBA{30, 30, 30, 255}
+	grey  = color.RGBA{200, 200, 200, 255}
+	mid   = color.RGBA{110, 110, 110, 255}
+	light = color.RGBA{236, 236, 236, 255}
+	red   = color.RGBA{200, 40, 40, 255}
+	// by variant key: one colour per plugin in every panel
+	variantColors = map[string]color.RGBA{"a": {110, 110, 110, 255}, "b": {90, 140, 200, 255}, "c": {230, 140, 40, 255}, "d": {40, 150, 80, 255},
+		"bi": {150, 180, 225, 255}, "dt": {120, 200, 140, 255}}
 )
 
 func newCanvas(w, h int) *canvas {
@@ -88,6 +90,7 @@ func (c *canvas) save(path string) error {
 // row is one distribution in a panel; failed samples are drawn in red.
 type row struct {
 	Label  string
+	Color  color.RGBA
 	OK     sample
 	Failed sample
 }
@@ -123,7 +126,7 @@ func (c *canvas) panel(top, width int, title, unit string, div time.Duration, ro
 	c.text(x1-textWidth(unit, scale), bottom+28, unit, scale, black)
 	for i, r := range rows {
 		y := top + i*rowH + rowH/2
-		col := colors[i%len(colors)]
+		col := r.Color
 		c.text(left, y-7, r.Label, scale, black)
 		all := append(append(sample{}, r.OK...), r.Failed...)
 		if len(all) == 0 {

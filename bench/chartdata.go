@@ -21,8 +21,8 @@ func (res *Results) WriteChart(path string) error {
 	if o := res.Overhead; o != nil {
 		var adds, dels []row
 		for i, v := range o.Variants {
-			adds = append(adds, row{Label: fmt.Sprintf("(%s) %s", v.Key, v.Label), OK: o.Add[i]})
-			dels = append(dels, row{Label: fmt.Sprintf("(%s) %s", v.Key, v.Label), OK: o.Del[i]})
+			adds = append(adds, row{Label: fmt.Sprintf("(%s) %s", v.Key, v.Label), Color: variantColors[v.Key], OK: o.Add[i]})
+			dels = append(dels, row{Label: fmt.Sprintf("(%s) %s", v.Key, v.Label), Color: variantColors[v.Key], OK: o.Del[i]})
 		}
 		y = c.panel(y, width, fmt.Sprintf("ADD via cnitool, Flannel chain, fake agent (%d rounds)", len(o.Add[0])), "ms", time.Millisecond, adds)
 		y = c.panel(y, width, "DEL via cnitool, same rounds", "ms", time.Millisecond, dels)
@@ -34,34 +34,26 @@ func (res *Results) WriteChart(path string) error {
 			for _, r := range p.Add {
 				s = append(s, r.Took)
 			}
-			rows = append(rows, row{Label: p.Variant.Label, OK: s})
+			rows = append(rows, row{Label: p.Variant.Label, Color: variantColors[p.Variant.Key], OK: s})
 		}
 		y = c.panel(y, width, "one plugin ADD process, exec'd directly (wall time)", "ms", time.Millisecond, rows)
 	}
-	if len(res.Conc) > 0 {
+	for _, fast := range []bool{true, false} {
 		var rows []row
 		for _, cr := range res.Conc {
-			r := row{Label: fmt.Sprintf("%s %s %s", cr.Limit.Name, short(cr.Variant), cr.Note)}
-			ok := map[time.Duration]int{}
-			for _, d := range cr.AddOKLat {
-				ok[d]++
+			if (cr.Limit.Rate >= 1) == fast {
+				rows = append(rows, concRow(cr))
 			}
-			for _, d := range cr.Add {
-				if ok[d] > 0 {
-					ok[d]--
-					r.OK = append(r.OK, d)
-				} else {
-					r.Failed = append(r.Failed, d)
-				}
-			}
-			rows = append(rows, r)
 		}
-		y = c.panel(y, width, fmt.Sprintf("%d ADDs at once: latency of each pod, rate-limiting fake agent", res.Opts.Pods), "s", time.Second, rows)
+		if len(rows) > 0 {
+			y = c.panel(y, width, fmt.Sprintf("%d ADDs at once, fake limiter %s: latency of each pod", res.Opts.Pods, res.concLimit(fast)), "s", time.Second, rows)
+		}
 	}
 	if len(res.Real) > 0 {
 		var rows []row
 		for _, r := range res.Real {
-			rows = append(rows, row{Label: short(r.Variant) + " ADD", OK: r.Wall}, row{Label: short(r.Variant) + " its PUT", OK: r.PUT})
+			col := variantColors[r.Variant.Key]
+			rows = append(rows, row{Label: short(r.Variant) + " ADD", Color: col, OK: r.Wall}, row{Label: short(r.Variant) + " its PUT", Color: col, OK: r.PUT})
 		}
 		y = c.panel(y, width, "real cilium-agent: plugin ADD and the PUT inside it", "ms", time.Millisecond, rows)
 	}
@@ -77,4 +69,38 @@ func short(v variant) string {
 		return "cilium-chain"
 	}
 	return v.Label
+}
+
+// concRow splits a scenario's latencies into successful and failed ADDs.
+func concRow(cr *concResult) row {
+	label := short(cr.Variant)
+	if t, ok := cr.Keys["add-timeout"]; ok {
+		label += fmt.Sprintf(" (add-timeout %v)", t)
+	} else if cr.Variant.Type == chainType {
+		label += " (add-timeout 60s)"
+	}
+	r := row{Label: label, Color: variantColors[cr.Variant.Key]}
+	ok := map[time.Duration]int{}
+	for _, d := range cr.AddOKLat {
+		ok[d]++
+	}
+	for _, d := range cr.Add {
+		if ok[d] > 0 {
+			ok[d]--
+			r.OK = append(r.OK, d)
+		} else {
+			r.Failed = append(r.Failed, d)
+		}
+	}
+	return r
+}
+
+// concLimit names the limiter of the fast or the agent-like scenarios.
+func (res *Results) concLimit(fast bool) string {
+	for _, cr := range res.Conc {
+		if (cr.Limit.Rate >= 1) == fast {
+			return fmt.Sprintf("%g/s burst %d parallel %d", cr.Limit.Rate, cr.Limit.Burst, cr.Limit.Parallel)
+		}
+	}
+	return ""
 }

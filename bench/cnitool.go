@@ -50,13 +50,11 @@ func (r *cniRunner) cnitool(ctx context.Context, confDir, verb string, pod netns
 	return outcome{Took: took, Stdout: out.Bytes(), Err: err}
 }
 
+// lastLine condenses process output (CNI errors are indented JSON) to its last 300 bytes on one line.
 func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
+	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 300 {
-		s = s[:300] + "…"
+		s = "…" + s[len(s)-300:]
 	}
 	return s
 }

@@ -47,11 +47,13 @@ func (p Paths) Prepare() error {
 			return fmt.Errorf("linking %s: %w", name, err)
 		}
 	}
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", p.plugin(noopType), "./bench/noop")
-	build.Dir = p.Repo
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the no-op plugin: %w\n%s", err, out)
+	for name, tags := range map[string]string{noopType: "", noopImportsType: "importchain"} {
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+tags, "-o", p.plugin(name), "./bench/noop")
+		build.Dir = p.Repo
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %w\n%s", name, err, out)
+		}
 	}
 	return nil
 }

@@ -19,9 +19,9 @@ type procRun struct {
 	Took   time.Duration
 	CPU    time.Duration // user + system
 	Faults int64         // minor page faults: grows with the binary's touched pages and the heap
-	Stdout []byte
-	Stderr []byte
-	Err    error
+	Stdout []byte        `json:"-"`
+	Stderr []byte        `json:"-"`
+	Err    error         `json:"-"`
 }
 
 // pluginCall is a CNI call of one plugin binary, outside cnitool, so its own cost can be isolated.

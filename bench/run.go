@@ -18,8 +18,8 @@ type Options struct {
 	Slow       bool
 	Real       bool
 	RealCycles int
-	AgentWait  time.Duration // how long to wait for the agent lock and for other agents to exit
-	Logf       func(string, ...any)
+	AgentWait  time.Duration        // how long to wait for the agent lock and for other agents to exit
+	Logf       func(string, ...any) `json:"-"`
 }
 
 // Results is everything the report and the chart show.

@@ -4,9 +4,11 @@ import "path/filepath"
 
 // Plugin types in BinDir.
 const (
-	noopType     = "cc-noop"
-	upstreamType = "cilium-cni"
-	chainType    = "cilium-chain"
+	noopType = "cc-noop"
+	// noopImportsType is the no-op linked with cilium-chain's packages (bench/noop, tag importchain).
+	noopImportsType = "cc-noop-imports"
+	upstreamType    = "cilium-cni"
+	chainType       = "cilium-chain"
 )
 
 // variant is one way to run the Flannel chain: with no chained plugin or with one of three.
@@ -44,6 +46,19 @@ func variants(runDir string) []variant {
 			"type": chainType, "chaining-mode": "generic-veth",
 			"state-dir":        filepath.Join(runDir, "chain-state"),
 			"delete-queue-dir": filepath.Join(runDir, "chain-queue"),
+		}},
+	}
+}
+
+// procExtras join (b)–(d) in the process figures only, to split cilium-chain's cost: its imports alone,
+// and its ADD with the attachment store on tmpfs instead of the disk (tmpfsDir).
+func procExtras(tmpfsDir string) []variant {
+	return []variant{
+		{Key: "bi", Label: "no-op + cilium-chain's imports", Type: noopImportsType, entry: map[string]any{"type": noopImportsType}},
+		{Key: "dt", Label: "cilium-chain, state-dir on tmpfs", Type: chainType, entry: map[string]any{
+			"type": chainType, "chaining-mode": "generic-veth",
+			"state-dir":        filepath.Join(tmpfsDir, "chain-state"),
+			"delete-queue-dir": filepath.Join(tmpfsDir, "chain-queue"),
 		}},
 	}
 }

@@ -42,8 +42,17 @@ func run() error {
 	flag.BoolVar(&o.Slow, "slow", true, "also the agent-default limiter scenarios (~6 min)")
 	flag.BoolVar(&o.Real, "real", true, "the real cilium-agent part")
 	flag.IntVar(&o.RealCycles, "real-cycles", 20, "rounds per plugin against the real agent")
+	raw := flag.String("raw", "bench/tmp/results.json", "raw samples (JSON), for -replot")
+	replot := flag.Bool("replot", false, "only redraw -out and -chart from -raw, measuring nothing")
 	flag.DurationVar(&o.AgentWait, "agent-wait", 20*time.Minute, "wait at most this long for the agent lock and other agents")
 	flag.Parse()
+	if *replot {
+		res, err := bench.LoadJSON(*raw)
+		if err != nil {
+			return err
+		}
+		return write(res, *out, *chart)
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root: network namespaces, mounts, the real agent")
 	}
@@ -66,15 +75,22 @@ func run() error {
 	defer stop()
 
 	res, runErr := bench.Run(ctx, o)
-	if err := res.WriteChart(*chart); err != nil {
+	if err := os.MkdirAll(filepath.Dir(*raw), 0o755); err != nil {
 		return err
 	}
-	if err := res.WriteMarkdown(*out, filepath.Base(*chart)); err != nil {
+	if err := res.SaveJSON(*raw); err != nil {
 		return err
 	}
-	o.Logf("wrote %s and %s", *out, *chart)
-	if runErr != nil {
-		return runErr
+	if err := write(res, *out, *chart); err != nil {
+		return err
 	}
-	return nil
+	o.Logf("wrote %s, %s and %s", *out, *chart, *raw)
+	return runErr
+}
+
+func write(res *bench.Results, out, chart string) error {
+	if err := res.WriteChart(chart); err != nil {
+		return err
+	}
+	return res.WriteMarkdown(out, filepath.Base(chart))
 }
