@@ -7,12 +7,17 @@ BIN := $(CURDIR)/bin
 export PEER_DIR ?= $(HOME)/.cache/cilium-chain
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
 
-.PHONY: all build test test-unit test-root fuzz-short peers clean
+.PHONY: all build test peers clean
 all: build
 
 build: ## plugin and installer binaries into ./bin
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/cilium-chain ./plugin
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/cilium-chain-install ./install
+
+# The README's test command and what CI runs: every suite, in order (the real-agent ones must not overlap:
+# one cilium-agent per machine).
+test: build peers
+	$(MAKE) test-unit test-fuzz-short soak-short e2e e2e-k8s e2e-cluster
 
 peers: ## the real peers used by tests: apt packages, cnitool + reference plugins + flannel
 	bash e2e/peers.sh apt

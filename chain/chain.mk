@@ -1,8 +1,7 @@
 # Plugin tests: unit (no root), netns (root), cnitool with the real Flannel plugin (root), short fuzzing.
 FUZZTIME ?= 10s
 
-.PHONY: test test-unit test-fuzz-short fuzz
-test: build peers test-unit test-fuzz-short ## the README's test command
+.PHONY: test-unit test-fuzz-short fuzz
 
 test-unit: ## every Go test; the netns and cnitool ones need root and skip without it
 	CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin \
