@@ -25,22 +25,7 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	// Unix socket paths are limited to 108 bytes: t.TempDir() names can be longer.
-	dir, err := os.MkdirTemp("", "cc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	agent, err := fakeagent.Start(filepath.Join(dir, "cilium.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		agent.Close()
-		if p := agent.Problems(); len(p) > 0 {
-			t.Errorf("fake agent saw invalid requests: %v", p)
-		}
-	})
+	agent, dir := fakeagent.StartTemp(t)
 	return &testEnv{t: t, agent: agent, dir: dir}
 }
 

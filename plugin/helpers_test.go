@@ -45,21 +45,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	agent, err := fakeagent.Start(filepath.Join(dir, "cilium.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		agent.Close()
-		if p := agent.Problems(); len(p) > 0 {
-			t.Errorf("fake agent saw invalid requests: %v", p)
-		}
-	})
+	agent, dir := fakeagent.StartTemp(t)
 	return &env{t: t, dir: dir, agent: agent}
 }
 
