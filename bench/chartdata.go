@@ -16,7 +16,7 @@ func (res *Results) WriteChart(path string) error {
 	y += 34
 	c.text(20, y, fmt.Sprintf("make bench, %s, %d cores shared, load average at start %s", res.Started.Format("2006-01-02 15:04 MST"), res.Machine.Cores, res.Machine.LoadStart), 2, mid)
 	y += 40
-	c.text(20, y, "dots: samples; box: p25-p75; whiskers: p5-p95; bar: median; red: failed ADD; past p99: at the right edge", 2, mid)
+	c.text(20, y, "dots: samples; box: p25-p75; whiskers: p5-p95; bar: median; red: failed ADD; beyond the axis: at its right edge", 2, mid)
 	y += 40
 	if o := res.Overhead; o != nil {
 		var adds, dels []row

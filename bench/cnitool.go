@@ -53,6 +53,9 @@ func (r *cniRunner) cnitool(ctx context.Context, confDir, verb string, pod netns
 // lastLine condenses process output (CNI errors are indented JSON) to its last 300 bytes on one line.
 func lastLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.Index(s, "plugin type="); i >= 0 {
+		s = s[i:] // libcni's own words, after cnitool's usage text
+	}
 	if len(s) > 300 {
 		s = "…" + s[len(s)-300:]
 	}
