@@ -22,7 +22,7 @@ var (
 	red   = color.RGBA{200, 40, 40, 255}
 	// by variant key: one colour per plugin in every panel
 	variantColors = map[string]color.RGBA{"a": {110, 110, 110, 255}, "b": {90, 140, 200, 255}, "c": {230, 140, 40, 255}, "d": {40, 150, 80, 255},
-		"bi": {150, 180, 225, 255}, "dt": {120, 200, 140, 255}}
+		"bi": {150, 180, 225, 255}, "dd": {120, 200, 140, 255}}
 )
 
 func newCanvas(w, h int) *canvas {

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cilium-chain/cilium-chain/chain"
 	"os"
 	"path/filepath"
 )
@@ -65,6 +66,7 @@ func (n *network) removeCache() {
 	for _, f := range files {
 		_ = os.Remove(f)
 	}
+	_ = os.RemoveAll(filepath.Join(chain.DefaultStateDir, n.name)) // cilium-chain's records (default dir)
 }
 
 // chainedStdin is what libcni hands a chained plugin: its entry plus name, cniVersion and prevResult.

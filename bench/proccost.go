@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -32,11 +31,9 @@ func runProcCost(ctx context.Context, f *fakeNode, runs int) ([]*procCost, error
 	}
 	defer r.cnitool(context.Background(), f.confs["a"], "del", pod)
 
-	// /dev/shm is tmpfs on Debian; the extra variant's state goes there, removed at the end.
-	shm := filepath.Join("/dev/shm", runPrefix()+"state")
-	defer os.RemoveAll(shm)
+	// The run dir is on disk: the extra variant keeps its state there, to show what tmpfs saves.
 	var costs []*procCost
-	for _, v := range append(append([]variant{}, f.variants[1:]...), procExtras(shm)...) {
+	for _, v := range append(append([]variant{}, f.variants[1:]...), procExtras(f.dir)...) {
 		fi, err := os.Stat(f.paths.plugin(v.Type))
 		if err != nil {
 			return nil, fmt.Errorf("size of %s: %w", v.Type, err)

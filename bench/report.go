@@ -110,7 +110,7 @@ func (res *Results) procTable(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "## 2. One plugin process\n\n")
-	fmt.Fprintf(b, "Each plugin exec'd directly as libcni does (stdin = its entry + prevResult of a real Flannel ADD, in the node netns, fake agent), ADD then DEL, %d times interleaved; medians. CPU (user+sys) from wait4; peak RSS from GNU time's `%%M` in a second run of each call (wait4's figure from a Go parent includes the parent's RSS). Package init from `GODEBUG=inittrace=1` (VERSION command, 10 runs: inits counted, their clock time summed). The last two rows exist only to split cilium-chain's cost: the no-op linked with all of cilium-chain's packages (bench/noop, tag importchain), and cilium-chain with its state-dir on tmpfs. Wall times include waiting for a CPU on the shared cores; CPU times are the steadier figure.\n\n", res.Opts.ProcRuns)
+	fmt.Fprintf(b, "Each plugin exec'd directly as libcni does (stdin = its entry + prevResult of a real Flannel ADD, in the node netns, fake agent), ADD then DEL, %d times interleaved; medians. CPU (user+sys) from wait4; peak RSS from GNU time's `%%M` in a second run of each call (wait4's figure from a Go parent includes the parent's RSS). Package init from `GODEBUG=inittrace=1` (VERSION command, 10 runs: inits counted, their clock time summed). The last two rows exist only to split cilium-chain's cost: the no-op linked with all of cilium-chain's packages (bench/noop, tag importchain), and cilium-chain with its state-dir on disk instead of its tmpfs default. Wall times include waiting for a CPU on the shared cores; CPU times are the steadier figure.\n\n", res.Opts.ProcRuns)
 	fmt.Fprintf(b, "| plugin | binary | ADD wall | ADD CPU | ADD peak RSS | DEL wall | DEL CPU | DEL peak RSS | package inits | init clock | init heap |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range res.Proc {
 		aw, ac := summary(p.Add)
@@ -180,15 +180,15 @@ func (res *Results) realTable(b *strings.Builder) {
 // split apportions cilium-chain's ADD process (medians, wall / CPU) from the extra rows: the packages
 // it links, the ADD work itself, and its attachment store's disk writes.
 func (res *Results) split(b *strings.Builder) {
-	noop, imports, tmpfs, chain := res.proc("b"), res.proc("bi"), res.proc("dt"), res.proc("d")
-	if noop == nil || imports == nil || tmpfs == nil || chain == nil {
+	noop, imports, chain, disk := res.proc("b"), res.proc("bi"), res.proc("d"), res.proc("dd")
+	if noop == nil || imports == nil || chain == nil || disk == nil {
 		return
 	}
 	med := func(p *procCost) (time.Duration, time.Duration) { return summary(p.Add) }
 	nw, nc := med(noop)
 	iw, ic := med(imports)
-	tw, tc := med(tmpfs)
-	cw, cc := med(chain)
+	tw, tc := med(chain) // the default: attachment store on tmpfs
+	cw, cc := med(disk)
 	fmt.Fprintf(b, "\nWhere cilium-chain's ADD process goes (medians, wall / CPU): exec + Go runtime + skel + prevResult like the no-op %.1f / %.1f ms; "+
 		"linking and initialising cilium-chain's packages (%d inits vs %d) %+.1f / %+.1f ms; the ADD work itself (config, netlink, state record, PUT, print) %+.1f / %+.1f ms; "+
 		"the attachment store on disk instead of tmpfs %+.1f / %+.1f ms.\n",

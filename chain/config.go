@@ -15,7 +15,9 @@ import (
 const (
 	DefaultSocketPath     = "/var/run/cilium/cilium.sock"
 	DefaultDeleteQueueDir = "/var/run/cilium/deleteQueue"
-	DefaultStateDir       = "/var/lib/cni/cilium-chain"
+	// DefaultStateDir is on tmpfs: a record lives exactly as long as the endpoint it describes, and
+	// endpoints do not survive a reboot (their veths do not). tmpfs also spares every ADD a disk write.
+	DefaultStateDir = "/var/run/cilium-chain"
 	DefaultLabelSource    = "container"
 	DefaultAddTimeout     = 60 * time.Second
 	DefaultDelTimeout     = 2 * time.Second
@@ -48,6 +50,8 @@ type Config struct {
 
 // rawConfig mirrors the JSON keys. Pointers tell "absent" from "zero".
 type rawConfig struct {
+	types.NetConf
+
 	SocketPath     *string           `json:"socket-path"`
 	LogFile        *string           `json:"log-file"`
 	LogLevel       *string           `json:"log-level"`
@@ -99,14 +103,11 @@ func LoadConfig(stdin []byte, getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("%w: unknown key %q", ErrInvalidConfig, unknown[0])
 	}
 
-	conf := &Config{}
-	if err := json.Unmarshal(stdin, &conf.NetConf); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
 	var raw rawConfig
 	if err := json.Unmarshal(stdin, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	conf := &Config{NetConf: raw.NetConf}
 	if conf.Name == "" || !safeName.MatchString(conf.Name) {
 		return nil, fmt.Errorf("%w: key \"name\": %q is not a valid network name", ErrInvalidConfig, conf.Name)
 	}

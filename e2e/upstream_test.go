@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/cilium/cilium/api/v1/models"
+
+	"github.com/cilium-chain/cilium-chain/chain"
 )
 
 // upstreamStateDir is the plugin's default state dir, used by the upstream-shaped entry (it has no
 // state-dir key); the step removes what it adds there.
-const upstreamStateDir = "/var/lib/cni/cilium-chain"
+const upstreamStateDir = chain.DefaultStateDir
 
 // stepUpstream — assertion 7: the ADD/DEL flow with upstream's conflist entry shape
 // ({"type":"cilium-chain","chaining-mode":"generic-veth",...}, no project keys; the socket comes from
