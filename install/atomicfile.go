@@ -41,22 +41,33 @@ func writeAtomic(path string, perm fs.FileMode, fill func(io.Writer) error) (err
 		}
 	}()
 	if err := fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("write %s: %w", path, tempErr(err, tmp))
 	}
 	// CreateTemp makes 0600; fchmod sets the final mode regardless of the umask.
 	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+		return fmt.Errorf("chmod %s: %w", path, tempErr(err, tmp))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+		return fmt.Errorf("fsync %s: %w", path, tempErr(err, tmp))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+		return fmt.Errorf("close %s: %w", path, tempErr(err, tmp))
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
 	}
 	return syncDir(dir)
+}
+
+// tempErr drops the temp file's name from an error about it (errors.Is still sees the errno): the
+// errors name the file being replaced instead, and a random name would make a repeated failure (a
+// full disk, retried every second) a new message each time, logged again and again.
+func tempErr(err error, tmp *os.File) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == tmp.Name() {
+		return pe.Err
+	}
+	return err
 }
 
 // removeFile deletes path (a missing file is fine) and makes the removal durable.

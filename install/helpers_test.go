@@ -24,7 +24,12 @@ type testNode struct {
 
 func newTestNode(t *testing.T) testNode {
 	t.Helper()
-	root := t.TempDir()
+	return newTestNodeAt(t, t.TempDir())
+}
+
+// newTestNodeAt is newTestNode under root, an existing dir the caller removes (e.g. on /dev/shm).
+func newTestNodeAt(t *testing.T, root string) testNode {
+	t.Helper()
 	n := testNode{
 		root:    root,
 		confDir: filepath.Join(root, "etc/cni/net.d"),
