@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
 	"github.com/cilium/cilium/api/v1/models"
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
@@ -186,6 +187,9 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 		{"agent 400", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 400, 1)) }, ErrAgentRejected},
 		{"agent 500", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 500, 1)) }, ErrAgentFailed},
 		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed},
+		{"429 storm", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 429, Count: 1000}) }, ErrAgentUnavailable},
+		{"503 until the deadline", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 503, Count: 1000}) }, ErrAgentUnavailable},
+		{"connection reset mid-response", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Reset: true, Count: 1}) }, ErrAgentFailed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,6 +216,20 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 				t.Fatalf("failed ADD left records without an endpoint: %+v", recs)
 			}
 		})
+	}
+}
+
+func TestAddAgentRestartingMidAdd(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	env.agent.Down()
+	time.AfterFunc(300*time.Millisecond, func() { _ = env.agent.Up() })
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "3s"}), "restart", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, nil, "")
+	if env.agent.Endpoint(endpointID("restart", "eth0")) == nil {
+		t.Fatal("no endpoint after the agent came back within the deadline")
 	}
 }
 
