@@ -56,6 +56,7 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 		// A runtime retrying ADD after a timeout: the first attempt's endpoint is stale (the primary
 		// plugin may have rebuilt the veth). Replace it.
 		c.Log.Info("endpoint for this attachment already exists; replacing it")
+		sent = true // an endpoint exists: a failure from here on must roll it back, not just forget it
 		if err = c.agent.DeleteEndpoint(ctx, c.endpointID()); err == nil {
 			ep, sent, err = c.agent.PutEndpoint(ctx, req)
 		}
@@ -81,9 +82,7 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 // context (the ADD deadline may be what failed). The record is dropped only once nothing can be left.
 func (c *Call) rollback(sent bool, cause error) error {
 	if !sent {
-		if err := c.store.remove(c.ContainerID, c.IfName); err != nil {
-			c.Log.WithError(err).Warn("removing attachment record")
-		}
+		c.forget(c.ContainerID, c.IfName)
 		return cause
 	}
 	c.Log.WithError(cause).Warn("ADD failed after the agent may have created the endpoint; deleting it")

@@ -98,6 +98,25 @@ func TestAddDuplicateReplacesStaleEndpoint(t *testing.T) {
 	}
 }
 
+func TestAddDuplicateWhoseReplacementFailsLeavesNoOrphan(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
+	_, err := addInNode(n, env.call(stdin, "dup", p.ns.Path(), "eth0", ""))
+	wantKind(t, err, nil, "")
+	// The retry's PUT finds the old endpoint, and deleting it fails: the old one must still be either
+	// deleted by the rollback or queued, never left without a record.
+	env.agent.Inject(fakeagent.Fault{Method: "DELETE", Status: 500, Count: 1})
+	c := env.call(stdin, "dup", p.ns.Path(), "eth0", "")
+	_, err = addInNode(n, c)
+	wantKind(t, err, ErrAgentFailed, "")
+	recs, _ := c.store.list()
+	if env.agent.Endpoint(endpointID("dup", "eth0")) != nil && len(env.queueFiles()) == 0 && len(recs) == 0 {
+		t.Fatal("the old endpoint is left with neither a record nor a queued deletion")
+	}
+}
+
 func TestAddRouteMTU(t *testing.T) {
 	env, n := newTestEnv(t), newNode(t)
 	p := n.newPod()

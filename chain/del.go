@@ -27,7 +27,8 @@ func (c *Call) deleteOrQueue(ctx context.Context) error {
 	err := agent.DeleteEndpoint(ctx, id)
 	if err == nil {
 		c.Log.Info("endpoint deleted")
-		return c.forget()
+		c.forget(c.ContainerID, c.IfName)
+		return nil
 	}
 	c.Log.WithError(err).Warn("deleting endpoint failed; queueing the deletion for the agent")
 
@@ -45,7 +46,8 @@ func (c *Call) deleteOrQueue(ctx context.Context) error {
 		defer cancelRetry()
 		if retryErr := agent.DeleteEndpoint(retryCtx, id); retryErr == nil {
 			c.Log.Info("endpoint deleted on retry")
-			return c.forget()
+			c.forget(c.ContainerID, c.IfName)
+			return nil
 		}
 	}
 	path, qErr := c.queue.enqueueLocked(id)
@@ -57,11 +59,10 @@ func (c *Call) deleteOrQueue(ctx context.Context) error {
 	return nil
 }
 
-// forget drops the attachment record once the endpoint is known gone. A failure only means GC will
+// forget drops an attachment's record once its endpoint is known gone. A failure only means GC will
 // try a harmless DELETE later.
-func (c *Call) forget() error {
-	if err := c.store.remove(c.ContainerID, c.IfName); err != nil {
+func (c *Call) forget(containerID, ifname string) {
+	if err := c.store.remove(containerID, ifname); err != nil {
 		c.Log.WithError(err).Warn("removing attachment record")
 	}
-	return nil
 }

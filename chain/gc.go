@@ -36,9 +36,7 @@ func (c *Call) GC(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := c.store.remove(r.ContainerID, r.IfName); err != nil {
-			c.Log.WithError(err).Warn("removing attachment record")
-		}
+		c.forget(r.ContainerID, r.IfName)
 		c.Log.WithField("attachment", name).Info("collected stale endpoint")
 		collected++
 	}
