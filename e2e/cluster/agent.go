@@ -52,28 +52,30 @@ func applyCiliumCRDs(t *testing.T, e *env, k *kubectl) {
 	t.Logf("Cilium CRDs established: %d", len(strings.Fields(out)))
 }
 
-// takeAgentLock holds an exclusive flock on the host's /run/cilium-chain-agent.lock until the test
-// ends, then waits until no cilium-agent runs on the machine (another run may not use the lock).
-func takeAgentLock(t *testing.T, e *env) time.Duration {
+// takeAgentLock takes an exclusive flock on the host's /run/cilium-chain-agent.lock, then waits until
+// no cilium-agent runs on the machine (another run may not use the lock). Closing the file releases
+// the lock: the caller keeps it open until the very end of the run.
+func takeAgentLock(t *testing.T, e *env) (*os.File, time.Duration) {
 	t.Helper()
 	began := time.Now()
 	f, err := os.OpenFile(filepath.Join(e.hostRun, agentLock), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatalf("agent lock: %v", err)
 	}
-	t.Cleanup(func() { f.Close() }) // closing releases the flock; registered first, so it runs last
 	for n := 0; ; n++ {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
 		}
 		if err != syscall.EWOULDBLOCK {
+			f.Close()
 			t.Fatalf("flock: %v", err)
 		}
 		if n%30 == 0 {
-			t.Logf("waiting for /run/%s (another cluster run holds it)...", agentLock)
+			t.Logf("waiting for /run/%s (held by another run on this machine)...", agentLock)
 		}
 		if time.Since(began) > 30*time.Minute {
+			f.Close()
 			t.Fatalf("agent lock still held after %s", time.Since(began))
 		}
 		time.Sleep(time.Second)
@@ -87,13 +89,14 @@ func takeAgentLock(t *testing.T, e *env) time.Duration {
 			t.Logf("waiting for other cilium-agent processes to end (host pids %v)...", pids)
 		}
 		if time.Since(began) > 30*time.Minute {
+			f.Close()
 			t.Fatalf("other agents (%v) still running after %s", pids, time.Since(began))
 		}
 		time.Sleep(time.Second)
 	}
 	waited := time.Since(began)
 	t.Logf("agent lock taken after %s; no other cilium-agent runs", waited.Round(time.Millisecond))
-	return waited
+	return f, waited
 }
 
 // otherAgents is `pgrep -x cilium-agent` on the host's /proc (ours is not started yet).

@@ -16,6 +16,7 @@ type scenario struct {
 	manifest     string // the manifest as applied: install/kubernetes/cilium-chain.yaml + the plugin log option
 	pluginLog    string
 	pluginHashes map[string]string // sha256 → which image's plugin
+	agentLock    *os.File          // held from before the agent starts until the very end of the run
 	old          *pod
 	a, b, other  *pod
 	d            *pod
@@ -26,8 +27,15 @@ type scenario struct {
 func TestCluster(t *testing.T) {
 	began := time.Now()
 	e := loadEnv(t)
+	var s *scenario
+	// Registered first, so it runs last: the agent lock is held through the whole teardown.
+	t.Cleanup(func() {
+		if s != nil && s.agentLock != nil {
+			s.agentLock.Close()
+		}
+	})
 	c := startCluster(t, e)
-	s := &scenario{cluster: c, pluginLog: "/var/log/cilium-chain/plugin.log"}
+	s = &scenario{cluster: c, pluginLog: "/var/log/cilium-chain/plugin.log"}
 	s.prepareManifest(t)
 	s.pluginHashes = map[string]string{
 		mustHash(t, filepath.Join(e.images, "v1", "cilium-chain")): "v1 (" + c.images.Installer + ")",
@@ -66,7 +74,7 @@ func TestCluster(t *testing.T) {
 // the agent with Kubernetes. Pods are deleted again before it stops, so their DEL reaches it.
 func (s *scenario) startAgent(t *testing.T) {
 	t.Helper()
-	s.tm.agentLockWait = takeAgentLock(t, s.e)
+	s.agentLock, s.tm.agentLockWait = takeAgentLock(t, s.e)
 	began := time.Now()
 	s.agent, s.api = startAgent(t, s.e, s.cp)
 	s.tm.agentUp = time.Since(began)

@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"fmt"
+	"github.com/cilium-chain/cilium-chain/chain"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,7 +98,7 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 			t.Logf("tc filter show dev %s %s (err %v):\n%s", p.cni.hostVeth(), dir, err, strings.TrimSpace(out))
 		}
 	}
-	if rec := filepath.Join("/var/lib/cni/cilium-chain", networkName, p.cni.ContainerID+":eth0"); !fileExists(rec) {
+	if rec := filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0"); !fileExists(rec) {
 		t.Errorf("%s: no attachment record %s", p, rec)
 	}
 	t.Logf("ok: %s: endpoint %d ready, identity %d [%s], veth %s: %v", p, ep.ID, identityID(ep),

@@ -75,6 +75,7 @@ func (s *scenario) step4Policies(t *testing.T) {
 	})
 	// The later steps expect default-allow again.
 	s.changePolicy(t, "delete", cnpL4)
+	t.Log("L7 policy not applied: it needs the Envoy proxy (cilium-envoy), not available here; the agent runs with --enable-l7-proxy=false")
 }
 
 // changePolicy applies or deletes a CNP with kubectl and waits until the agent's policy revision

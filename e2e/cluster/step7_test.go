@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"fmt"
+	"github.com/cilium-chain/cilium-chain/chain"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 			continue
 		}
 		s.deletePod(t, p)
-		if rec := filepath.Join("/var/lib/cni/cilium-chain", networkName, p.cni.ContainerID+":eth0"); fileExists(rec) {
+		if rec := filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0"); fileExists(rec) {
 			t.Errorf("%s: attachment record %s left after DEL", p, rec)
 		}
 	}
@@ -75,7 +76,7 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 	} else {
 		t.Logf("ok: %s/cilium-chain removed (CILIUM_CHAIN_UNINSTALL_BINARY=true)", cniBinDir)
 	}
-	if recs, _ := filepath.Glob(filepath.Join("/var/lib/cni/cilium-chain", networkName, "*")); len(recs) > 0 {
+	if recs, _ := filepath.Glob(filepath.Join(chain.DefaultStateDir, networkName, "*")); len(recs) > 0 {
 		t.Errorf("attachment records left: %v", recs)
 	}
 
