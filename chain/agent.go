@@ -171,14 +171,14 @@ func (a *Agent) retry(ctx context.Context, what string, call func(context.Contex
 		if hinted := a.hints.take(); hinted > 0 {
 			wait = hinted
 		}
-		deadline, hasDeadline := ctx.Deadline()
-		if ctx.Err() != nil || (hasDeadline && time.Until(deadline) < wait) {
-			return fmt.Errorf("%w: %s on %s: gave up after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
+		gaveUp := fmt.Errorf("%w: %s on %s: gave up after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return gaveUp // waiting would end past the deadline
 		}
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %s on %s: gave up after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
+			return gaveUp
 		}
 		backoff = min(backoff*2, a.maxBackoff)
 	}
