@@ -20,7 +20,7 @@ func (s *suite) stepAdd(t *testing.T) {
 	// A and B share labels, so they share an identity; C's differs.
 	ids := map[*pod]int64{}
 	for _, p := range []*pod{s.a, s.b, s.c} {
-		ep, _, err := s.agent.api.endpoint(p.endpointID())
+		ep, _, err := s.agent.api.Endpoint(p.endpointID())
 		if err != nil {
 			t.Fatalf("endpoint of %s: %v", p, err)
 		}

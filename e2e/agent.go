@@ -3,13 +3,13 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // agentRunDir is fixed by the agent whatever --state-dir says (pid file, deleteQueue/): one agent per
@@ -24,7 +24,7 @@ type agent struct {
 	sock     string
 	cnpDir   string
 	logPath  string
-	api      *agentAPI
+	api      *peer.AgentAPI
 	p        *proc
 	apiUps   []time.Duration // start → API answering, per start
 	startups []time.Duration // start → state Ok and host endpoint ready, per start
@@ -41,7 +41,7 @@ func newAgent(t *testing.T, tl tools, n *node, dir string) *agent {
 		cnpDir:  filepath.Join(dir, "policies"),
 		logPath: filepath.Join(dir, "agent.log"),
 	}
-	a.api = newAgentAPI(a.sock)
+	a.api = peer.NewAgentAPI(a.sock)
 	for _, d := range []string{a.cnpDir, a.path("state"), a.path("lib"), a.path("bpffs")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatalf("agent dir: %v", err)
@@ -53,7 +53,7 @@ func newAgent(t *testing.T, tl tools, n *node, dir string) *agent {
 	}
 	mustRun(t, "mount", "-t", "bpf", "bpf", a.path("bpffs"))
 	t.Cleanup(func() { bestEffort(t, "umount", "-l", a.path("bpffs")) })
-	writeFile(t, a.path("etcd.yaml"), "endpoints:\n- "+etcdURL+"\n")
+	peer.WriteFile(t, a.path("etcd.yaml"), "endpoints:\n- "+etcdURL+"\n")
 	t.Cleanup(func() { a.stop(t) })
 	return a
 }
@@ -65,7 +65,7 @@ func (a *agent) path(elem ...string) string {
 // args are the flags that run v1.20.2 without Kubernetes in generic-veth chaining (see
 // shared/notes/real-peers.md); tcx is off so the programs show up as tc filters.
 func (a *agent) args() []string {
-	return []string{
+	return append([]string{
 		"--enable-k8s=false",
 		"--kvstore=etcd",
 		"--kvstore-opt=etcd.config=" + a.path("etcd.yaml"),
@@ -83,16 +83,7 @@ func (a *agent) args() []string {
 		"--socket-path=" + a.sock,
 		"--devices=" + nodeDevice,
 		"--static-cnp-path=" + a.cnpDir,
-		"--enable-tcx=false",
-		"--enable-health-checking=false",
-		"--enable-endpoint-health-checking=false",
-		"--enable-l7-proxy=false",
-		"--enable-hubble=false",
-		"--enable-gops=false",
-		"--install-iptables-rules=false",
-		"--enable-ipv4-masquerade=false",
-		"--kube-proxy-replacement=false",
-	}
+	}, peer.AgentFlagsOff()...)
 }
 
 // start runs the agent and waits until it is fully up: API answering with state Ok, and the host
@@ -107,46 +98,18 @@ func (a *agent) start(t *testing.T) time.Duration {
 	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH")} // the agent runs clang/llc
 	a.p = startProc(t, "cilium-agent", a.logPath, env, a.n.exec(append([]string{a.tl.bin("cilium-agent")}, a.args()...)...)...)
 	var apiUp time.Duration
-	err := eventually(3*time.Minute, 100*time.Millisecond, func() error {
-		if done, werr := a.p.exited(); done {
-			return fmt.Errorf("agent exited: %v", werr)
-		}
-		s, err := a.api.healthz()
-		if err != nil {
-			return err
-		}
+	err := peer.WaitAgentReady(a.p.Proc, a.api, 3*time.Minute, 100*time.Millisecond, func() {
 		if apiUp == 0 {
 			apiUp = time.Since(began)
 		}
-		if s.Cilium == nil || s.Cilium.State != "Ok" {
-			return fmt.Errorf("agent state %+v", s.Cilium)
-		}
-		return a.hostEndpointReady()
 	})
 	if err != nil {
-		t.Fatalf("agent did not become ready: %v\n--- agent log (tail) ---\n%s", err, logTail(a.logPath, 80))
+		t.Fatalf("agent did not become ready: %v\n--- agent log (tail) ---\n%s", err, peer.LogTail(a.logPath, 80))
 	}
 	took := time.Since(began)
 	t.Logf("cilium-agent up: API answered after %s, host endpoint ready after %s", apiUp.Round(time.Millisecond), took.Round(time.Millisecond))
 	a.apiUps, a.startups = append(a.apiUps, apiUp), append(a.startups, took)
 	return took
-}
-
-// hostEndpointReady is nil once the agent's own reserved:host endpoint is ready.
-func (a *agent) hostEndpointReady() error {
-	eps, err := a.api.endpoints()
-	if err != nil {
-		return err
-	}
-	for _, ep := range eps {
-		if ep.Status != nil && ep.Status.Identity != nil && slices.Contains(ep.Status.Identity.Labels, "reserved:host") {
-			if s := stateOf(ep); s != "ready" {
-				return fmt.Errorf("host endpoint %d is %s", ep.ID, s)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("no host endpoint yet")
 }
 
 // stop ends the agent (SIGTERM, then SIGKILL) and leaves its state for the next start.
@@ -168,18 +131,18 @@ func guardAgentRunDir(t *testing.T) {
 	marker := filepath.Join(pidDir, "var-run-cilium.created")
 	if pid, err := os.ReadFile(filepath.Join(agentRunDir, "cilium.pid")); err == nil {
 		p := strings.TrimSpace(string(pid))
-		if fileExists("/proc/" + p) {
+		if peer.FileExists("/proc/" + p) {
 			cmdline, _ := os.ReadFile("/proc/" + p + "/cmdline")
 			if strings.Contains(string(cmdline), "cilium-agent") {
 				t.Fatalf("another cilium-agent (pid %s) owns %s; the e2e agent needs it to itself", p, agentRunDir)
 			}
 		}
 	}
-	if fileExists(marker) {
+	if peer.FileExists(marker) {
 		_ = os.RemoveAll(agentRunDir) // left by a crashed run of ours
 		_ = os.Remove(marker)
 	}
-	if fileExists(agentRunDir) {
+	if peer.FileExists(agentRunDir) {
 		t.Logf("%s already exists; the entries this run adds are removed at the end", agentRunDir)
 		before := dirEntries(agentRunDir)
 		t.Cleanup(func() { removeNewEntries(t, agentRunDir, before) })
@@ -188,7 +151,7 @@ func guardAgentRunDir(t *testing.T) {
 	if err := os.MkdirAll(pidDir, 0o755); err != nil {
 		t.Fatalf("pid dir: %v", err)
 	}
-	writeFile(t, marker, runID())
+	peer.WriteFile(t, marker, runID())
 	t.Cleanup(func() {
 		if err := os.RemoveAll(agentRunDir); err != nil {
 			t.Errorf("teardown: %v", err)

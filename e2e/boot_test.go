@@ -9,7 +9,7 @@ import "testing"
 func TestAgentBoot(t *testing.T) {
 	e := newEnv(t)
 	took := e.agent.start(t)
-	s, err := e.agent.api.healthz()
+	s, err := e.agent.api.Healthz()
 	if err != nil {
 		t.Fatalf("healthz: %v", err)
 	}

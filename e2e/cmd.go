@@ -61,18 +61,6 @@ func bestEffort(t *testing.T, name string, args ...string) {
 	}
 }
 
-// eventually polls cond until it returns nil or the timeout passes, and returns the last error.
-func eventually(timeout, every time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(every)
-	}
-}
-
 // errorList formats what was left over as one error.
 func errorList(what string, items []string) error {
 	return fmt.Errorf("%s: %s", what, strings.Join(items, ", "))

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"testing"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // netName is the network every conflist variant uses: libcni's cache and host-local's store are keyed
@@ -100,7 +102,7 @@ func (c confSet) write(t *testing.T, variant, cniVersion string, plugins ...map[
 		t.Fatalf("conflist: %v", err)
 	}
 	confDir := filepath.Join(c.dir, "conf", variant)
-	writeFile(t, filepath.Join(confDir, "05-cilium.conflist"), string(b)+"\n")
+	peer.WriteFile(t, filepath.Join(confDir, "05-cilium.conflist"), string(b)+"\n")
 	return confDir
 }
 
@@ -116,7 +118,7 @@ type variants struct {
 func writeVariants(t *testing.T, dir, sock string) (confSet, variants) {
 	t.Helper()
 	c := confSet{dir: dir, sock: sock}
-	writeFile(t, c.subnetFile(), subnetEnv)
+	peer.WriteFile(t, c.subnetFile(), subnetEnv)
 	return c, variants{
 		seed:     c.write(t, "seed-0.3.1", "0.3.1", c.flannel(), c.chain()),
 		check:    c.write(t, "flannel-0.4.0", "0.4.0", c.flannel(), c.chain()),

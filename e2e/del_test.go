@@ -5,12 +5,14 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // stepDel — assertion 4: DEL of C removes its endpoint, its pinned per-endpoint maps and every
 // program on its host veth; a second DEL of the same attachment succeeds.
 func (s *suite) stepDel(t *testing.T) {
-	ep, found, err := s.agent.api.endpoint(s.c.endpointID())
+	ep, found, err := s.agent.api.Endpoint(s.c.endpointID())
 	if err != nil || !found {
 		t.Fatalf("endpoint of c before DEL: found=%v err=%v", found, err)
 	}
@@ -24,7 +26,7 @@ func (s *suite) stepDel(t *testing.T) {
 		t.Error(err)
 	}
 	requireNoPrograms(t, s.node, s.c)
-	err = eventually(10*time.Second, 100*time.Millisecond, func() error {
+	err = peer.Eventually(10*time.Second, 100*time.Millisecond, func() error {
 		if left := endpointPins(s.agent.path("bpffs"), ep.ID); len(left) > 0 {
 			return errorList("pinned maps left", left)
 		}
@@ -41,7 +43,7 @@ func (s *suite) stepDel(t *testing.T) {
 	}
 	// A and B are untouched.
 	for _, p := range []*pod{s.a, s.b} {
-		if _, found, err := s.agent.api.endpoint(p.endpointID()); err != nil || !found {
+		if _, found, err := s.agent.api.Endpoint(p.endpointID()); err != nil || !found {
 			t.Errorf("endpoint of %s after DEL of c: found=%v err=%v", p, found, err)
 		}
 	}

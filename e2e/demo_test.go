@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // cnpDemo lets app=client talk to app=server on TCP 80, and nothing else in.
@@ -68,18 +70,18 @@ func TestDemo(t *testing.T) {
 	step(3, "What the agent now knows")
 	say("%-4s %-7s %-12s %-16s %-6s %-8s %s", "ID", "POD", "IP", "HOST VETH", "STATE", "IDENTITY", "LABELS")
 	for _, p := range []*pod{client, server} {
-		ep, _, err := e.agent.api.endpoint(p.endpointID())
+		ep, _, err := e.agent.api.Endpoint(p.endpointID())
 		if err != nil || ep == nil {
 			t.Fatalf("endpoint of %s: %v", p, err)
 		}
-		say("%-4d %-7s %-12s %-16s %-6s %-8d %s", ep.ID, p, p.ip, ep.Status.Networking.InterfaceName, stateOf(ep),
+		say("%-4d %-7s %-12s %-16s %-6s %-8d %s", ep.ID, p, p.ip, ep.Status.Networking.InterfaceName, peer.StateOf(ep),
 			ep.Status.Identity.ID, strings.Join(ep.Status.Identity.Labels, " "))
 	}
 	progs, _, err := tcProgramsOn(e.node.ns, server.hostVeth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	say("the kernel shows the agent's eBPF programs on %s: ingress %v, egress %v", server.hostVeth, progs.ingress, progs.egress)
+	say("the kernel shows the agent's eBPF programs on %s: ingress %v, egress %v", server.hostVeth, progs.Ingress, progs.Egress)
 
 	step(4, "Before any policy: everything connects")
 	serveTCP(t, server, 80)

@@ -10,17 +10,19 @@ import (
 	"time"
 
 	"github.com/cilium/cilium/api/v1/models"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // reservedInit is the identity of an endpoint without labels; its policy drops all traffic.
 const reservedInit = 5
 
 // waitEndpointReady polls the agent until the pod's endpoint is ready and matches the pod.
-func waitEndpointReady(t *testing.T, api *agentAPI, p *pod) *models.Endpoint {
+func waitEndpointReady(t *testing.T, api *peer.AgentAPI, p *pod) *models.Endpoint {
 	t.Helper()
 	var ep *models.Endpoint
-	err := eventually(60*time.Second, 100*time.Millisecond, func() error {
-		e, found, err := api.endpoint(p.endpointID())
+	err := peer.Eventually(60*time.Second, 100*time.Millisecond, func() error {
+		e, found, err := api.Endpoint(p.endpointID())
 		if err != nil {
 			return err
 		}
@@ -71,22 +73,22 @@ func matchEndpointLabels(ep *models.Endpoint, p *pod, projectLabels bool) error 
 }
 
 // waitEndpointGone polls until the agent answers 404 for the pod's endpoint.
-func waitEndpointGone(api *agentAPI, p *pod, timeout time.Duration) error {
-	return eventually(timeout, 100*time.Millisecond, func() error {
-		ep, found, err := api.endpoint(p.endpointID())
+func waitEndpointGone(api *peer.AgentAPI, p *pod, timeout time.Duration) error {
+	return peer.Eventually(timeout, 100*time.Millisecond, func() error {
+		ep, found, err := api.Endpoint(p.endpointID())
 		if err != nil {
 			return err
 		}
 		if found {
-			return fmt.Errorf("endpoint %d of %s still exists (state %v)", ep.ID, p, stateOf(ep))
+			return fmt.Errorf("endpoint %d of %s still exists (state %v)", ep.ID, p, peer.StateOf(ep))
 		}
 		return nil
 	})
 }
 
 // cniEndpoints lists the endpoints that came from CNI attachments, by container ID.
-func cniEndpoints(api *agentAPI) (map[string]*models.Endpoint, error) {
-	eps, err := api.endpoints()
+func cniEndpoints(api *peer.AgentAPI) (map[string]*models.Endpoint, error) {
+	eps, err := api.Endpoints()
 	if err != nil {
 		return nil, err
 	}
@@ -100,20 +102,6 @@ func cniEndpoints(api *agentAPI) (map[string]*models.Endpoint, error) {
 		}
 	}
 	return out, nil
-}
-
-func realizedRevision(ep *models.Endpoint) int64 {
-	if ep.Status == nil || ep.Status.Policy == nil || ep.Status.Policy.Realized == nil {
-		return 0
-	}
-	return ep.Status.Policy.Realized.PolicyRevision
-}
-
-func stateOf(ep *models.Endpoint) string {
-	if ep.Status == nil || ep.Status.State == nil {
-		return "?"
-	}
-	return string(*ep.Status.State)
 }
 
 func addressing(n *models.EndpointNetworking) string {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // env is one node: netns, etcd, the agent (not yet started), conflists and a cnitool runner. All of
@@ -36,7 +38,7 @@ func newEnv(t *testing.T) *env {
 		}
 		_ = os.Remove(pidDir) // only when empty
 	})
-	if !fileExists("/var/lib/cni") { // cnitool creates it for its cache; leave no empty dirs behind
+	if !peer.FileExists("/var/lib/cni") { // cnitool creates it for its cache; leave no empty dirs behind
 		t.Cleanup(func() { _ = os.Remove(libcniCacheDir); _ = os.Remove("/var/lib/cni") })
 	}
 	n := newNode(t)
@@ -63,7 +65,7 @@ func (e *env) dumpLogs(t *testing.T) {
 		{"cilium-chain", e.conf.pluginLog(), 80},
 		{"etcd", e.dir + "/etcd.log", 20},
 	} {
-		t.Logf("--- %s log (last %d lines of %s) ---\n%s", l.name, l.lines, l.path, logTail(l.path, l.lines))
+		t.Logf("--- %s log (last %d lines of %s) ---\n%s", l.name, l.lines, l.path, peer.LogTail(l.path, l.lines))
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // etcdURL is where etcd listens inside the node netns; the agent keeps identities there.
@@ -37,8 +39,8 @@ func startEtcd(t *testing.T, n *node, dir string) *proc {
 		}
 	})
 	client := nsHTTPClient(n.ns)
-	err := eventually(30*time.Second, 200*time.Millisecond, func() error {
-		if done, werr := p.exited(); done {
+	err := peer.Eventually(30*time.Second, 200*time.Millisecond, func() error {
+		if done, werr := p.Exited(); done {
 			return fmt.Errorf("etcd exited: %v", werr)
 		}
 		resp, err := client.Get(etcdURL + "/health")
@@ -53,7 +55,7 @@ func startEtcd(t *testing.T, n *node, dir string) *proc {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("etcd not healthy: %v\n%s", err, logTail(p.logPath, 40))
+		t.Fatalf("etcd not healthy: %v\n%s", err, p.LogTail(40))
 	}
 	return p
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // stepGC — assertion 6, GC (cniVersion 1.1.0): G is live but the runtime has lost it (its libcni cache
@@ -35,7 +37,7 @@ func (s *suite) stepGC(t *testing.T) {
 		t.Error(err)
 	}
 	for _, p := range []*pod{s.a, s.b, s.f} {
-		if ep, found, err := s.agent.api.endpoint(p.endpointID()); err != nil || !found {
+		if ep, found, err := s.agent.api.Endpoint(p.endpointID()); err != nil || !found {
 			t.Errorf("GC deleted more than g: endpoint of %s found=%v err=%v", p, found, err)
 		} else if err := matchEndpoint(ep, p); err != nil {
 			t.Errorf("after GC, %s: %v", p, err)
@@ -43,5 +45,5 @@ func (s *suite) stepGC(t *testing.T) {
 	}
 	// Not the plugin's business (bridge/host-local's), logged for the record.
 	ipFile := filepath.Join(s.conf.dir, "ipam", netName, s.g.ip.String())
-	t.Logf("host-local still reserves g's address %s after GC: %v", s.g.ip, fileExists(ipFile))
+	t.Logf("host-local still reserves g's address %s after GC: %v", s.g.ip, peer.FileExists(ipFile))
 }

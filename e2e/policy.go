@@ -8,41 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// The two policies of the seed scenario, as CiliumNetworkPolicy YAML for --static-cnp-path.
-const (
-	cnpL3 = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: l3-app-test
-  namespace: default
-spec:
-  description: "ingress to app=test only from app=test"
-  endpointSelector:
-    matchLabels:
-      app: test
-  ingress:
-  - fromEndpoints:
-    - matchLabels:
-        app: test
-`
-	cnpL4 = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: l4-tcp-80
-  namespace: default
-spec:
-  description: "ingress to app=test only on TCP 80"
-  endpointSelector:
-    matchLabels:
-      app: test
-  ingress:
-  - toPorts:
-    - ports:
-      - port: "80"
-        protocol: TCP
-`
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // applyPolicy changes the static policy directory and waits until the agent's policy revision moved
@@ -50,7 +17,7 @@ spec:
 // on a half-written YAML, so files arrive by rename.
 func applyPolicy(t *testing.T, a *agent, change func() error, pods ...*pod) {
 	t.Helper()
-	before, err := a.api.policyRevision()
+	before, err := a.api.PolicyRevision()
 	if err != nil {
 		t.Fatalf("policy revision: %v", err)
 	}
@@ -58,27 +25,18 @@ func applyPolicy(t *testing.T, a *agent, change func() error, pods ...*pod) {
 		t.Fatalf("change policy: %v", err)
 	}
 	var rev int64
-	err = eventually(30*time.Second, 100*time.Millisecond, func() error {
-		rev, err = a.api.policyRevision()
-		if err != nil {
-			return err
-		}
-		if rev <= before {
-			return fmt.Errorf("policy revision still %d", rev)
-		}
-		return nil
+	err = peer.Eventually(30*time.Second, 100*time.Millisecond, func() error {
+		rev, err = a.api.RevisionAbove(before)
+		return err
 	})
 	if err != nil {
-		t.Fatalf("agent did not pick up the policy change: %v\n%s", err, logTail(a.logPath, 30))
+		t.Fatalf("agent did not pick up the policy change: %v\n%s", err, peer.LogTail(a.logPath, 30))
 	}
 	for _, p := range pods {
-		err := eventually(30*time.Second, 100*time.Millisecond, func() error {
-			ep, found, err := a.api.endpoint(p.endpointID())
-			if err != nil || !found {
-				return fmt.Errorf("endpoint of %s: found=%v err=%v", p, found, err)
-			}
-			if got := realizedRevision(ep); got < rev {
-				return fmt.Errorf("endpoint of %s realized revision %d < %d", p, got, rev)
+		err := peer.Eventually(30*time.Second, 100*time.Millisecond, func() error {
+			ep, found, err := a.api.Endpoint(p.endpointID())
+			if err := peer.Realized(ep, found, err, rev); err != nil {
+				return fmt.Errorf("endpoint of %s: %w", p, err)
 			}
 			return nil
 		})

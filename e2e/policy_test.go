@@ -2,7 +2,11 @@
 
 package e2e
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+)
 
 // stepPolicy — assertion 3, with B serving on TCP 80 and 8080:
 //   - no policy: everything connects (so a later timeout is the policy's doing);
@@ -19,14 +23,14 @@ func (s *suite) stepPolicy(t *testing.T) {
 		expectAllowed(t, s.c, s.b, 80)
 	})
 	t.Run("l3_from_app_test", func(t *testing.T) {
-		applyPolicy(t, s.agent, writePolicy(dir, "l3-app-test", cnpL3), s.a, s.b, s.c)
+		applyPolicy(t, s.agent, writePolicy(dir, "l3-app-test", peer.CNPL3), s.a, s.b, s.c)
 		expectAllowed(t, s.a, s.b, 80)
 		expectDenied(t, s.c, s.b, 80)
 		expectDenied(t, s.c, s.b, 8080)
 	})
 	t.Run("l4_tcp_80", func(t *testing.T) {
 		// One change per wait: each file event bumps the revision on its own.
-		applyPolicy(t, s.agent, writePolicy(dir, "l4-tcp-80", cnpL4), s.a, s.b, s.c)
+		applyPolicy(t, s.agent, writePolicy(dir, "l4-tcp-80", peer.CNPL4), s.a, s.b, s.c)
 		applyPolicy(t, s.agent, removePolicy(dir, "l3-app-test"), s.a, s.b, s.c)
 		expectAllowed(t, s.a, s.b, 80)
 		expectDenied(t, s.a, s.b, 8080)

@@ -6,86 +6,52 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // pidDir keeps a pidfile per background process at a fixed place, so a later run finds and kills
 // what a crashed run left behind (the agent is one per machine: /var/run/cilium is fixed).
 const pidDir = "/run/cilium-chain-e2e"
 
-// proc is a background process (etcd, the agent) with its output appended to a log file.
+// proc is a background process (etcd, the agent) whose PID is also in pidDir/<name>.pid: this
+// harness runs in the machine's pid namespace, so nothing else would end it after a crash.
 type proc struct {
-	name    string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	waitErr error
+	*peer.Proc
 }
 
 // startProc starts argv in its own process group and records its PID in pidDir/<name>.pid.
 func startProc(t *testing.T, name, logPath string, env []string, argv ...string) *proc {
 	t.Helper()
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	pp, err := peer.Start(name, logPath, env, argv...)
 	if err != nil {
-		t.Fatalf("open %s log: %v", name, err)
+		t.Fatal(err)
 	}
-	defer logf.Close()
-	fmt.Fprintf(logf, "=== %s: %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(argv, " "))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
+	p := &proc{pp}
 	if err := os.MkdirAll(pidDir, 0o755); err == nil {
-		_ = os.WriteFile(p.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+		_ = os.WriteFile(p.pidFile(), []byte(strconv.Itoa(p.Pid())), 0o644)
 	}
 	return p
 }
 
-func (p *proc) pidFile() string { return filepath.Join(pidDir, p.name+".pid") }
+func (p *proc) pidFile() string { return filepath.Join(pidDir, p.Name()+".pid") }
 
-// exited reports whether the process has ended, and how.
-func (p *proc) exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.waitErr
-	default:
-		return false, nil
-	}
-}
-
-// stop sends SIGTERM to the process group, then SIGKILL after grace, and waits for the exit.
+// stop sends SIGTERM to the process group, then SIGKILL after grace, and waits for the exit. Then
+// it kills what is left of the group, whichever way the leader ended: no pid namespace does it.
 func (p *proc) stop(grace time.Duration) error {
 	defer os.Remove(p.pidFile())
-	pgid := p.cmd.Process.Pid
-	if done, _ := p.exited(); done {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL) // children it may have left
-		return nil
+	err := p.Stop(grace)
+	p.KillGroup()
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Name(), err)
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		return nil
-	case <-time.After(grace):
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s ignored SIGTERM for %s and was killed", p.name, grace)
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s (pid %d) survived SIGKILL", p.name, pgid)
-	}
+	return nil
 }
 
 // killStale kills a process recorded in pidDir/<name>.pid by an earlier run, if it is still one
@@ -110,7 +76,7 @@ func killStale(t *testing.T, name string) {
 	t.Logf("killing stale %s (pid %d) left by an earlier run", name, pid)
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-	err = eventually(10*time.Second, 100*time.Millisecond, func() error {
+	err = peer.Eventually(10*time.Second, 100*time.Millisecond, func() error {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -120,17 +86,4 @@ func killStale(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	_ = os.Remove(path)
-}
-
-// logTail returns the last n lines of a log file, for failure reports.
-func logTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(no log at %s: %v)", path, err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

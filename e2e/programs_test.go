@@ -2,7 +2,11 @@
 
 package e2e
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+)
 
 // stepPrograms — assertion 2: the kernel has the agent's programs on each pod's host veth:
 // cil_from_container on ingress (traffic leaving the pod), cil_to_container on egress (into it).
@@ -21,13 +25,13 @@ func requirePrograms(t *testing.T, n *node, p *pod) {
 	if !exists {
 		t.Fatalf("%s: host veth %s does not exist", p, p.hostVeth)
 	}
-	if !hasProgram(progs.ingress, "cil_from_container") {
-		t.Errorf("%s: ingress of %s has %v, want cil_from_container", p, p.hostVeth, progs.ingress)
+	if !peer.HasProgram(progs.Ingress, "cil_from_container") {
+		t.Errorf("%s: ingress of %s has %v, want cil_from_container", p, p.hostVeth, progs.Ingress)
 	}
-	if !hasProgram(progs.egress, "cil_to_container") {
-		t.Errorf("%s: egress of %s has %v, want cil_to_container", p, p.hostVeth, progs.egress)
+	if !peer.HasProgram(progs.Egress, "cil_to_container") {
+		t.Errorf("%s: egress of %s has %v, want cil_to_container", p, p.hostVeth, progs.Egress)
 	}
-	t.Logf("%s: %s ingress %v, egress %v", p, p.hostVeth, progs.ingress, progs.egress)
+	t.Logf("%s: %s ingress %v, egress %v", p, p.hostVeth, progs.Ingress, progs.Egress)
 }
 
 // requireNoPrograms passes when the host veth is gone or carries no BPF filters.
@@ -41,7 +45,7 @@ func requireNoPrograms(t *testing.T, n *node, p *pod) {
 		t.Logf("%s: host veth %s is gone (Flannel's bridge DEL removed the pair)", p, p.hostVeth)
 		return
 	}
-	if len(progs.ingress)+len(progs.egress) > 0 {
-		t.Errorf("%s: %s still has programs: ingress %v, egress %v", p, p.hostVeth, progs.ingress, progs.egress)
+	if len(progs.Ingress)+len(progs.Egress) > 0 {
+		t.Errorf("%s: %s still has programs: ingress %v, egress %v", p, p.hostVeth, progs.Ingress, progs.Egress)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // deleteQueueDir is where the plugin leaves deletions for an agent that is down; the agent drains it
@@ -60,7 +62,7 @@ func (s *suite) stepQueue(t *testing.T) {
 		t.Errorf("after restart: %v", err)
 	}
 	s.tm.drain = time.Since(restart)
-	if err := eventually(10*time.Second, 100*time.Millisecond, func() error {
+	if err := peer.Eventually(10*time.Second, 100*time.Millisecond, func() error {
 		if left := queued(t); len(left) > 0 {
 			return fmt.Errorf("%d queued deletions still there after the restart", len(left))
 		}

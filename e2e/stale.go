@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // Everything a run creates carries its PID: netns cchain-*-<pid>, run dir cchain-e2e-<pid>.
@@ -48,7 +50,7 @@ func cleanStale(t *testing.T) {
 	}
 }
 
-func alive(pid string) bool { return pid == runID() || fileExists("/proc/"+pid) }
+func alive(pid string) bool { return pid == runID() || peer.FileExists("/proc/"+pid) }
 
 // staleMounts lists mount points inside run dirs of dead runs (their private bpffs).
 func staleMounts() []string {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // serveTCP listens on ip:port inside the pod's netns and answers every connection with the pod's
@@ -76,7 +78,7 @@ func dialTCP(src, dst *pod, port int, timeout time.Duration) error {
 // expectAllowed retries briefly: the first packets of a new flow can race the datapath settling.
 func expectAllowed(t *testing.T, src, dst *pod, port int) {
 	t.Helper()
-	err := eventually(10*time.Second, 200*time.Millisecond, func() error { return dialTCP(src, dst, port, 2*time.Second) })
+	err := peer.Eventually(10*time.Second, 200*time.Millisecond, func() error { return dialTCP(src, dst, port, 2*time.Second) })
 	if err != nil {
 		t.Errorf("%s → %s:%d should be allowed: %v", src, dst, port, err)
 		return

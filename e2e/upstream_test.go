@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/cilium/api/v1/models"
 
 	"github.com/cilium-chain/cilium-chain/chain"
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // upstreamStateDir is the plugin's default state dir, used by the upstream-shaped entry (it has no
@@ -21,7 +22,7 @@ const upstreamStateDir = chain.DefaultStateDir
 // CILIUM_SOCK): endpoint ready with the CNI_ARGS labels and a real identity, programs attached, DEL
 // removes it, a second DEL succeeds.
 func (s *suite) stepUpstream(t *testing.T) {
-	if fileExists(upstreamStateDir) {
+	if peer.FileExists(upstreamStateDir) {
 		before := dirEntries(upstreamStateDir)
 		t.Cleanup(func() { removeNewEntries(t, upstreamStateDir, before) })
 	} else {
@@ -46,13 +47,13 @@ func (s *suite) stepUpstream(t *testing.T) {
 }
 
 // waitUpstreamReady is waitEndpointReady without the namespace label the project's entry adds.
-func waitUpstreamReady(t *testing.T, api *agentAPI, p *pod) *models.Endpoint {
+func waitUpstreamReady(t *testing.T, api *peer.AgentAPI, p *pod) *models.Endpoint {
 	t.Helper()
 	var ep *models.Endpoint
-	err := eventually(60*time.Second, 100*time.Millisecond, func() error {
+	err := peer.Eventually(60*time.Second, 100*time.Millisecond, func() error {
 		var found bool
 		var err error
-		ep, found, err = api.endpoint(p.endpointID())
+		ep, found, err = api.Endpoint(p.endpointID())
 		if err != nil || !found {
 			return fmt.Errorf("endpoint %s: found=%v err=%v", p.endpointID(), found, err)
 		}

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 const (
@@ -116,7 +117,7 @@ func otherAgents(e *env) []string {
 // from the pods, policies from CiliumNetworkPolicy objects; tcx off so the programs show as tc
 // filters; nothing that needs iptables, Envoy or Hubble.
 func agentArgs(e *env, kubeconfig string) []string {
-	return []string{
+	return append([]string{
 		"--enable-k8s=true",
 		"--k8s-kubeconfig-path=" + kubeconfig,
 		"--identity-allocation-mode=crd",
@@ -133,21 +134,12 @@ func agentArgs(e *env, kubeconfig string) []string {
 		"--bpf-root=" + e.path("agent", "bpffs"),
 		"--socket-path=" + agentSock,
 		"--devices=ext0",
-		"--enable-tcx=false",
-		"--enable-health-checking=false",
-		"--enable-endpoint-health-checking=false",
-		"--enable-l7-proxy=false",
-		"--enable-hubble=false",
-		"--enable-gops=false",
-		"--install-iptables-rules=false",
-		"--enable-ipv4-masquerade=false",
-		"--kube-proxy-replacement=false",
-	}
+	}, peer.AgentFlagsOff()...)
 }
 
 // startAgent runs the agent in the node netns and waits until its API says Ok and its host endpoint
 // is ready (datapath compiled and loaded).
-func startAgent(t *testing.T, e *env, cp *controlPlane) (*proc, *agentAPI) {
+func startAgent(t *testing.T, e *env, cp *controlPlane) (*peer.Proc, *agentAPI) {
 	t.Helper()
 	for _, d := range []string{"state", "lib", "bpffs"} {
 		if err := os.MkdirAll(e.path("agent", d), 0o755); err != nil {
@@ -165,38 +157,10 @@ func startAgent(t *testing.T, e *env, cp *controlPlane) (*proc, *agentAPI) {
 	})
 	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + nodeName}
 	p := startProc(t, e, "cilium-agent", 60*time.Second, env, append([]string{e.bin("cilium-agent")}, agentArgs(e, cp.kubeconfig)...)...)
-	api := newAgentAPI(agentSock)
-	err := eventually(5*time.Minute, 200*time.Millisecond, func() error {
-		if done, werr := p.exited(); done {
-			return fmt.Errorf("agent exited: %v", werr)
-		}
-		s, err := api.healthz()
-		if err != nil {
-			return err
-		}
-		if s.Cilium == nil || s.Cilium.State != "Ok" {
-			return fmt.Errorf("agent state %+v", s.Cilium)
-		}
-		return hostEndpointReady(api)
-	})
+	api := &agentAPI{peer.NewAgentAPI(agentSock)}
+	err := peer.WaitAgentReady(p, api.AgentAPI, 5*time.Minute, 200*time.Millisecond, nil)
 	if err != nil {
-		t.Fatalf("agent not ready: %v\n--- agent log (tail) ---\n%s", err, p.logTail(80))
+		t.Fatalf("agent not ready: %v\n--- agent log (tail) ---\n%s", err, p.LogTail(80))
 	}
 	return p, api
-}
-
-func hostEndpointReady(api *agentAPI) error {
-	eps, err := api.endpoints()
-	if err != nil {
-		return err
-	}
-	for _, ep := range eps {
-		if ep.Status != nil && ep.Status.Identity != nil && slices.Contains(ep.Status.Identity.Labels, "reserved:host") {
-			if ep.Status.State == nil || *ep.Status.State != "ready" {
-				return fmt.Errorf("host endpoint %d not ready yet", ep.ID)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("no host endpoint yet")
 }

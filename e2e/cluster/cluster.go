@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // images are the references run.sh's images.sh built (images.json).
@@ -42,9 +44,9 @@ type cluster struct {
 	images       *images
 	cp           *controlPlane
 	k            *kubectl
-	containerd   *proc
-	kubelet      *proc
-	agent        *proc
+	containerd   *peer.Proc
+	kubelet      *peer.Proc
+	agent        *peer.Proc
 	api          *agentAPI
 	podCIDR      string
 	ips          ipTracker

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // scenario carries what the steps of TestCluster share, in order.
@@ -79,7 +81,7 @@ func (s *scenario) startAgent(t *testing.T) {
 	s.agent, s.api = startAgent(t, s.e, s.cp)
 	s.tm.agentUp = time.Since(began)
 	t.Cleanup(func() { s.deleteAllPods(t) })
-	st, err := s.api.healthz()
+	st, err := s.api.Healthz()
 	if err != nil {
 		t.Fatalf("agent healthz: %v", err)
 	}
@@ -108,7 +110,7 @@ func (s *scenario) prepareManifest(t *testing.T) {
 	}
 	out := strings.Replace(string(b), unset, `CILIUM_CHAIN_PLUGIN_LOG_FILE: "`+s.pluginLog+`"`, 1)
 	s.manifest = s.e.path("etc", "cilium-chain.yaml")
-	writeFile(t, s.manifest, out)
+	peer.WriteFile(t, s.manifest, out)
 }
 
 func mustHash(t *testing.T, path string) string {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // exitTimeout is testapp dial's exit code when the SYN went unanswered: what a policy drop looks like.
@@ -24,7 +26,7 @@ func (c *cluster) expectAllowed(t *testing.T, src, dst *pod, port int) {
 	t.Helper()
 	want := "hello from " + dst.name
 	var last string
-	err := eventually(15*time.Second, 500*time.Millisecond, func() error {
+	err := peer.Eventually(15*time.Second, 500*time.Millisecond, func() error {
 		code, out := c.dial(src, dst, port, 2*time.Second)
 		last = fmt.Sprintf("exit %d: %s", code, out)
 		if code != 0 || !strings.Contains(out, want) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 const (
@@ -71,22 +73,22 @@ state = "/run/containerd"
 }
 
 // startContainerd runs containerd and imports the image archives into its k8s.io namespace.
-func startContainerd(t *testing.T, e *env, archives []string) *proc {
+func startContainerd(t *testing.T, e *env, archives []string) *peer.Proc {
 	t.Helper()
 	cfg := e.path("etc", "containerd.toml")
-	writeFile(t, cfg, containerdConfig(e))
+	peer.WriteFile(t, cfg, containerdConfig(e))
 	// The shim and runc are found on PATH; runc is Debian's.
 	p := startProc(t, e, "containerd", 30*time.Second, []string{"PATH=" + e.peerBin + ":" + os.Getenv("PATH")},
 		e.bin("containerd"), "--config", cfg, "--log-level", "info")
-	err := eventually(time.Minute, 100*time.Millisecond, func() error {
-		if done, werr := p.exited(); done {
+	err := peer.Eventually(time.Minute, 100*time.Millisecond, func() error {
+		if done, werr := p.Exited(); done {
 			return fmt.Errorf("containerd exited: %v", werr)
 		}
 		_, err := ctr(e, context.Background(), "version")
 		return err
 	})
 	if err != nil {
-		t.Fatalf("containerd not ready: %v\n%s", err, p.logTail(40))
+		t.Fatalf("containerd not ready: %v\n%s", err, p.LogTail(40))
 	}
 	for _, a := range archives {
 		out, err := ctr(e, context.Background(), "-n", "k8s.io", "images", "import", a)

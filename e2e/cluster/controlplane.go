@@ -13,6 +13,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // The control plane listens on loopback only, inside the cluster's own netns: default ports cannot
@@ -29,14 +31,14 @@ const (
 type controlPlane struct {
 	kubeconfig string
 	kubectl    *kubectl
-	procs      []*proc
+	procs      []*peer.Proc
 }
 
 // pids are the control plane's processes, which outlive the node's teardown.
 func (cp *controlPlane) pids() []int {
 	var out []int
 	for _, p := range cp.procs {
-		out = append(out, p.cmd.Process.Pid)
+		out = append(out, p.Pid())
 	}
 	return out
 }
@@ -44,11 +46,11 @@ func (cp *controlPlane) pids() []int {
 func startControlPlane(t *testing.T, e *env) *controlPlane {
 	t.Helper()
 	token := randomHex(t, 16)
-	writeFile(t, e.path("etc", "tokens.csv"), token+",cluster-admin,cluster-admin,system:masters\n")
+	peer.WriteFile(t, e.path("etc", "tokens.csv"), token+",cluster-admin,cluster-admin,system:masters\n")
 	saKey := e.path("etc", "sa.key")
 	writeRSAKey(t, saKey)
 	cp := &controlPlane{kubeconfig: e.path("etc", "admin.kubeconfig")}
-	writeFile(t, cp.kubeconfig, kubeconfigYAML(token))
+	peer.WriteFile(t, cp.kubeconfig, kubeconfigYAML(token))
 	cp.kubectl = &kubectl{kubeconfig: cp.kubeconfig}
 
 	etcd := startProc(t, e, "etcd", 20*time.Second, nil, "etcd", "--name", "cluster", "--data-dir", e.path("etcd"),
@@ -64,15 +66,15 @@ func startControlPlane(t *testing.T, e *env) *controlPlane {
 		"--service-cluster-ip-range="+serviceCIDR,
 		// The kubelet serves logs/exec on 127.0.0.1; the node name resolves there (nsinit's /etc/hosts).
 		"--kubelet-preferred-address-types=Hostname,InternalIP")
-	err := eventually(3*time.Minute, 200*time.Millisecond, func() error {
-		if done, werr := api.exited(); done {
+	err := peer.Eventually(3*time.Minute, 200*time.Millisecond, func() error {
+		if done, werr := api.Exited(); done {
 			return fmt.Errorf("kube-apiserver exited: %v", werr)
 		}
 		_, err := cp.kubectl.run(context.Background(), "get", "--raw=/readyz")
 		return err
 	})
 	if err != nil {
-		t.Fatalf("kube-apiserver not ready: %v\n%s", err, api.logTail(40))
+		t.Fatalf("kube-apiserver not ready: %v\n%s", err, api.LogTail(40))
 	}
 	cm := startProc(t, e, "kube-controller-manager", 20*time.Second, nil, e.bin("kube-controller-manager"),
 		"--kubeconfig="+cp.kubeconfig, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
@@ -82,7 +84,7 @@ func startControlPlane(t *testing.T, e *env) *controlPlane {
 		"--service-cluster-ip-range="+serviceCIDR)
 	sched := startProc(t, e, "kube-scheduler", 20*time.Second, nil, e.bin("kube-scheduler"),
 		"--kubeconfig="+cp.kubeconfig, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0")
-	cp.procs = []*proc{etcd, api, cm, sched}
+	cp.procs = []*peer.Proc{etcd, api, cm, sched}
 	return cp
 }
 

@@ -8,12 +8,20 @@ import (
 	"strings"
 
 	"github.com/cilium/cilium/api/v1/models"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
+
+// agentAPI is the shared agent client plus the lookups by pod this harness needs: its pods are
+// known by sandbox ID and interface, which only the CNI attachment ID carries.
+type agentAPI struct {
+	*peer.AgentAPI
+}
 
 // endpointOf finds the agent's endpoint for a pod by its CNI attachment ID, "<sandbox ID>:<ifname>"
 // (v1.20 reports no other external identifier). found is false when the agent has none.
 func (a *agentAPI) endpointOf(p *pod) (ep *models.Endpoint, found bool, err error) {
-	eps, err := a.endpoints()
+	eps, err := a.Endpoints()
 	if err != nil {
 		return nil, false, err
 	}
@@ -30,7 +38,7 @@ func (a *agentAPI) endpointOf(p *pod) (ep *models.Endpoint, found bool, err erro
 
 // podEndpoints are the endpoints that belong to pods (not the host's own).
 func (a *agentAPI) podEndpoints() ([]*models.Endpoint, error) {
-	eps, err := a.endpoints()
+	eps, err := a.Endpoints()
 	if err != nil {
 		return nil, err
 	}
@@ -41,13 +49,6 @@ func (a *agentAPI) podEndpoints() ([]*models.Endpoint, error) {
 		}
 	}
 	return out, nil
-}
-
-func endpointState(ep *models.Endpoint) string {
-	if ep.Status == nil || ep.Status.State == nil {
-		return ""
-	}
-	return string(*ep.Status.State)
 }
 
 func identityLabels(ep *models.Endpoint) []string {
@@ -77,12 +78,4 @@ func checkK8sIdentity(ep *models.Endpoint, app string) error {
 		}
 	}
 	return nil
-}
-
-// realizedRevision is the policy revision the endpoint has realized.
-func realizedRevision(ep *models.Endpoint) int64 {
-	if ep.Status == nil || ep.Status.Policy == nil || ep.Status.Policy.Realized == nil {
-		return 0
-	}
-	return ep.Status.Policy.Realized.PolicyRevision
 }

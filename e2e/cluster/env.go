@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // env is what run.sh and nsinit.sh hand the test: where things are, all from environment variables.
@@ -39,7 +41,7 @@ func loadEnv(t *testing.T) *env {
 	e.bpfSrc = filepath.Join(get("PEER_DIR"), "cilium-bpf")
 	e.hostRun = filepath.Join(e.work, "hostrun")
 	e.hostProc = filepath.Join(e.work, "hostproc")
-	if os.Getpid() == 1 || !fileExists(e.hostRun) {
+	if os.Getpid() == 1 || !peer.FileExists(e.hostRun) {
 		t.Fatalf("not inside nsinit.sh's namespaces (pid %d): run e2e/cluster/run.sh", os.Getpid())
 	}
 	for _, d := range []string{e.logs(), e.path("etc")} {
@@ -53,15 +55,3 @@ func loadEnv(t *testing.T) *env {
 func (e *env) path(elem ...string) string { return filepath.Join(append([]string{e.work}, elem...)...) }
 func (e *env) logs() string               { return e.path("logs") }
 func (e *env) bin(name string) string     { return filepath.Join(e.peerBin, name) }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatalf("mkdir for %s: %v", path, err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatalf("write %s: %v", path, err)
-	}
-}

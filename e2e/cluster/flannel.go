@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 const (
@@ -50,9 +52,9 @@ func installFlannelCNI(t *testing.T, e *env, podCIDR string) {
 		t.Fatalf("podCIDR %q: %v", podCIDR, err)
 	}
 	gw := prefix.Masked().Addr().Next()
-	writeFile(t, "/run/flannel/subnet.env", fmt.Sprintf("FLANNEL_NETWORK=%s\nFLANNEL_SUBNET=%s/%d\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+	peer.WriteFile(t, "/run/flannel/subnet.env", fmt.Sprintf("FLANNEL_NETWORK=%s\nFLANNEL_SUBNET=%s/%d\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
 		clusterCIDR, gw, prefix.Bits()))
-	writeFile(t, filepath.Join(cniConfDir, flannelConflist), flannelConflistJSON)
+	peer.WriteFile(t, filepath.Join(cniConfDir, flannelConflist), flannelConflistJSON)
 }
 
 func copyExecutable(src, dst string) error {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 const (
@@ -109,22 +111,22 @@ func removeCgroupRoot(t *testing.T, e *env) {
 }
 
 // startKubelet runs the kubelet and waits until it has registered the node.
-func startKubelet(t *testing.T, e *env, cp *controlPlane) *proc {
+func startKubelet(t *testing.T, e *env, cp *controlPlane) *peer.Proc {
 	t.Helper()
 	cfg := e.path("etc", "kubelet.yaml")
-	writeFile(t, cfg, kubeletConfig(e))
+	peer.WriteFile(t, cfg, kubeletConfig(e))
 	p := startProc(t, e, "kubelet", 60*time.Second, nil, e.bin("kubelet"),
 		"--config="+cfg, "--kubeconfig="+cp.kubeconfig, "--root-dir="+e.path("kubelet"),
 		"--hostname-override="+nodeName, "--node-ip="+nodeIP, "--v=2")
-	err := eventually(3*time.Minute, 500*time.Millisecond, func() error {
-		if done, werr := p.exited(); done {
+	err := peer.Eventually(3*time.Minute, 500*time.Millisecond, func() error {
+		if done, werr := p.Exited(); done {
 			return fmt.Errorf("kubelet exited: %v", werr)
 		}
 		_, err := cp.kubectl.run(context.Background(), "get", "node", nodeName)
 		return err
 	})
 	if err != nil {
-		t.Fatalf("kubelet did not register %s: %v\n%s", nodeName, err, p.logTail(60))
+		t.Fatalf("kubelet did not register %s: %v\n%s", nodeName, err, p.LogTail(60))
 	}
 	return p
 }
@@ -156,7 +158,7 @@ func (n *nodeInfo) condition(typ string) (status, message string) {
 func waitPodCIDR(t *testing.T, k *kubectl) string {
 	t.Helper()
 	var cidr string
-	err := eventually(2*time.Minute, 500*time.Millisecond, func() error {
+	err := peer.Eventually(2*time.Minute, 500*time.Millisecond, func() error {
 		var n nodeInfo
 		if err := k.getJSON([]string{"node", nodeName}, &n); err != nil {
 			return err
@@ -173,9 +175,9 @@ func waitPodCIDR(t *testing.T, k *kubectl) string {
 }
 
 // waitNodeReady waits for the Ready condition (it needs a CNI config: "cni plugin not initialized").
-func waitNodeReady(t *testing.T, k *kubectl, kubelet *proc) {
+func waitNodeReady(t *testing.T, k *kubectl, kubelet *peer.Proc) {
 	t.Helper()
-	err := eventually(3*time.Minute, 500*time.Millisecond, func() error {
+	err := peer.Eventually(3*time.Minute, 500*time.Millisecond, func() error {
 		var n nodeInfo
 		if err := k.getJSON([]string{"node", nodeName}, &n); err != nil {
 			return err
@@ -186,7 +188,7 @@ func waitNodeReady(t *testing.T, k *kubectl, kubelet *proc) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("node not Ready: %v\n%s", err, kubelet.logTail(40))
+		t.Fatalf("node not Ready: %v\n%s", err, kubelet.LogTail(40))
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // pod is a test pod as the test knows it: from the API (uid, IP) and from the node (the libcni cache
@@ -82,7 +84,7 @@ func (c *cluster) createPod(t *testing.T, name, app string) *pod {
 	if _, err := c.k.apply(context.Background(), testPodYAML(name, app, c.images.TestApp)); err != nil {
 		t.Fatalf("create pod %s: %v", name, err)
 	}
-	err := eventually(3*time.Minute, 100*time.Millisecond, func() error {
+	err := peer.Eventually(3*time.Minute, 100*time.Millisecond, func() error {
 		var s podStatus
 		if err := c.k.getJSON([]string{"pod", name}, &s); err != nil {
 			return err
@@ -95,7 +97,7 @@ func (c *cluster) createPod(t *testing.T, name, app string) *pod {
 	})
 	if err != nil {
 		ev, _ := c.k.run(context.Background(), "get", "events", "--field-selector", "involvedObject.name="+name)
-		t.Fatalf("pod %s: %v\nevents:\n%s\n--- kubelet (tail) ---\n%s", name, err, ev, c.kubelet.logTail(30))
+		t.Fatalf("pod %s: %v\nevents:\n%s\n--- kubelet (tail) ---\n%s", name, err, ev, c.kubelet.LogTail(30))
 	}
 	p.ready = time.Since(began)
 	c.ips.record(t, p.ip, "pod "+name+" "+p.uid)
@@ -119,14 +121,14 @@ func (c *cluster) deletePod(t *testing.T, p *pod) time.Duration {
 	}
 	// The API object goes when the kubelet has stopped the containers; the sandbox (and its CNI DEL)
 	// follows: wait for the cache entry to go too.
-	err := eventually(2*time.Minute, 200*time.Millisecond, func() error {
-		if fileExists(p.cni.path) {
+	err := peer.Eventually(2*time.Minute, 200*time.Millisecond, func() error {
+		if peer.FileExists(p.cni.path) {
 			return fmt.Errorf("libcni cache entry %s still there", p.cni.path)
 		}
 		return nil
 	})
 	if err != nil {
-		t.Errorf("pod %s: %v\n--- containerd (tail) ---\n%s", p.name, err, c.containerd.logTail(30))
+		t.Errorf("pod %s: %v\n--- containerd (tail) ---\n%s", p.name, err, c.containerd.LogTail(30))
 	}
 	return time.Since(began)
 }

@@ -4,7 +4,6 @@ package cluster
 
 import (
 	"fmt"
-	"github.com/cilium-chain/cilium-chain/chain"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,9 @@ import (
 	"time"
 
 	"github.com/cilium/cilium/api/v1/models"
+
+	"github.com/cilium-chain/cilium-chain/chain"
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // step3ChainedPods — pods labelled like the seed's test DaemonSet (app: test) and one app: other start
@@ -39,7 +41,7 @@ func (s *scenario) step3ChainedPods(t *testing.T) {
 	if _, found, err := s.api.endpointOf(s.old); err != nil || found {
 		t.Errorf("old pod: endpoint found=%v err=%v, want none", found, err)
 	}
-	if progs, err := tcProgramsOn(s.old.cni.hostVeth()); err != nil || len(progs.ingress)+len(progs.egress) > 0 {
+	if progs, err := tcProgramsOn(s.old.cni.hostVeth()); err != nil || len(progs.Ingress)+len(progs.Egress) > 0 {
 		t.Errorf("old pod's veth %s: %v %v, want no programs", s.old.cni.hostVeth(), progs, err)
 	}
 	s.checkCiliumEndpoints(t, ids)
@@ -64,12 +66,12 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 		t.Errorf("%s was added through %v, want [flannel cilium-chain]", p, got)
 	}
 	var ep *models.Endpoint
-	err := eventually(30*time.Second, 200*time.Millisecond, func() error {
+	err := peer.Eventually(30*time.Second, 200*time.Millisecond, func() error {
 		e, found, err := s.api.endpointOf(p)
 		if err != nil || !found {
 			return fmt.Errorf("endpoint for sandbox %.12s: found=%v err=%v", p.cni.ContainerID, found, err)
 		}
-		if st := endpointState(e); st != "ready" {
+		if st := peer.StateOf(e); st != "ready" {
 			return fmt.Errorf("endpoint %d is %s", e.ID, st)
 		}
 		if err := checkK8sIdentity(e, p.app); err != nil {
@@ -79,7 +81,7 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 		return nil
 	})
 	if err != nil {
-		t.Errorf("%s: %v\n--- agent (tail) ---\n%s", p, err, s.agent.logTail(30))
+		t.Errorf("%s: %v\n--- agent (tail) ---\n%s", p, err, s.agent.LogTail(30))
 		return nil
 	}
 	if got := ep.Status.Networking.InterfaceName; got != p.cni.hostVeth() {
@@ -88,7 +90,7 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 	progs, err := tcProgramsOn(p.cni.hostVeth())
 	if err != nil {
 		t.Errorf("%s: %v", p, err)
-	} else if !hasProgram(progs.ingress, "cil_from_container") || !hasProgram(progs.egress, "cil_to_container") {
+	} else if !peer.HasProgram(progs.Ingress, "cil_from_container") || !peer.HasProgram(progs.Egress, "cil_to_container") {
 		t.Errorf("%s: host veth %s has %v, want cil_from_container on ingress and cil_to_container on egress", p, p.cni.hostVeth(), progs)
 	}
 	// The same, as an operator would look: tc itself.
@@ -98,7 +100,7 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 			t.Logf("tc filter show dev %s %s (err %v):\n%s", p.cni.hostVeth(), dir, err, strings.TrimSpace(out))
 		}
 	}
-	if rec := filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0"); !fileExists(rec) {
+	if rec := filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0"); !peer.FileExists(rec) {
 		t.Errorf("%s: no attachment record %s", p, rec)
 	}
 	t.Logf("ok: %s: endpoint %d ready, identity %d [%s], veth %s: %v", p, ep.ID, identityID(ep),
@@ -110,7 +112,7 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 // object carrying the same identity.
 func (s *scenario) checkCiliumEndpoints(t *testing.T, ids map[string]int64) {
 	t.Helper()
-	err := eventually(30*time.Second, 500*time.Millisecond, func() error {
+	err := peer.Eventually(30*time.Second, 500*time.Millisecond, func() error {
 		for name, id := range ids {
 			var cep struct {
 				Status struct {

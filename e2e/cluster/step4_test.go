@@ -7,41 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
-)
 
-// The seed's L3 and L4 policies, as written in the seed (same text as e2e/policy.go).
-const (
-	cnpL3 = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: l3-app-test
-  namespace: default
-spec:
-  description: "ingress to app=test only from app=test"
-  endpointSelector:
-    matchLabels:
-      app: test
-  ingress:
-  - fromEndpoints:
-    - matchLabels:
-        app: test
-`
-	cnpL4 = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: l4-tcp-80
-  namespace: default
-spec:
-  description: "ingress to app=test only on TCP 80"
-  endpointSelector:
-    matchLabels:
-      app: test
-  ingress:
-  - toPorts:
-    - ports:
-      - port: "80"
-        protocol: TCP
-`
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // step4Policies — the seed's CiliumNetworkPolicies applied with kubectl, enforced between the pods
@@ -60,21 +27,21 @@ func (s *scenario) step4Policies(t *testing.T) {
 		s.expectAllowed(t, c, b, 80)
 	})
 	t.Run("l3_from_app_test", func(t *testing.T) {
-		s.changePolicy(t, "apply", cnpL3)
+		s.changePolicy(t, "apply", peer.CNPL3)
 		s.expectAllowed(t, a, b, 80)
 		s.expectDenied(t, c, b, 80)
 		s.expectDenied(t, c, b, 8080)
 		s.expectAllowed(t, b, c, 80) // other-c is not selected: its ingress stays open
 	})
 	t.Run("l4_tcp_80", func(t *testing.T) {
-		s.changePolicy(t, "apply", cnpL4)
-		s.changePolicy(t, "delete", cnpL3)
+		s.changePolicy(t, "apply", peer.CNPL4)
+		s.changePolicy(t, "delete", peer.CNPL3)
 		s.expectAllowed(t, a, b, 80)
 		s.expectDenied(t, a, b, 8080)
 		s.expectAllowed(t, c, b, 80)
 	})
 	// The later steps expect default-allow again.
-	s.changePolicy(t, "delete", cnpL4)
+	s.changePolicy(t, "delete", peer.CNPL4)
 	t.Log("L7 policy not applied: it needs the Envoy proxy (cilium-envoy), not available here; the agent runs with --enable-l7-proxy=false")
 }
 
@@ -82,7 +49,7 @@ func (s *scenario) step4Policies(t *testing.T) {
 // moved and every test pod's endpoint has realized it.
 func (s *scenario) changePolicy(t *testing.T, verb, yaml string) {
 	t.Helper()
-	before, err := s.api.policyRevision()
+	before, err := s.api.PolicyRevision()
 	if err != nil {
 		t.Fatalf("policy revision: %v", err)
 	}
@@ -93,26 +60,20 @@ func (s *scenario) changePolicy(t *testing.T, verb, yaml string) {
 		t.Fatalf("kubectl %s: %v", verb, err)
 	}
 	var rev int64
-	err = eventually(60*time.Second, 200*time.Millisecond, func() error {
-		if rev, err = s.api.policyRevision(); err != nil {
+	err = peer.Eventually(60*time.Second, 200*time.Millisecond, func() error {
+		if rev, err = s.api.RevisionAbove(before); err != nil {
 			return err
-		}
-		if rev <= before {
-			return fmt.Errorf("policy revision still %d", rev)
 		}
 		for _, p := range []*pod{s.a, s.b, s.other} {
 			ep, found, err := s.api.endpointOf(p)
-			if err != nil || !found {
-				return fmt.Errorf("endpoint of %s: found=%v err=%v", p, found, err)
-			}
-			if got := realizedRevision(ep); got < rev {
-				return fmt.Errorf("%s realized revision %d < %d", p, got, rev)
+			if err := peer.Realized(ep, found, err, rev); err != nil {
+				return fmt.Errorf("endpoint of %s: %w", p, err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("kubectl %s: the agent did not realize it: %v\n%s", verb, err, s.agent.logTail(30))
+		t.Fatalf("kubectl %s: the agent did not realize it: %v\n%s", verb, err, s.agent.LogTail(30))
 	}
 	t.Logf("kubectl %s: %s → policy revision %d realized by every endpoint", verb, out, rev)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // step5DeleteOld — the pod ADDed under Flannel's conflist is DELeted through the new chain (the only
@@ -28,7 +30,7 @@ func (s *scenario) step5DeleteOld(t *testing.T) {
 		t.Fatalf("host-local holds %s for %.12s, want the old pod's sandbox %.12s", p.ip, res[p.ip], p.cni.ContainerID)
 	}
 	flannelFile := filepath.Join(flannelDataDir, p.cni.ContainerID)
-	if !fileExists(flannelFile) {
+	if !peer.FileExists(flannelFile) {
 		t.Errorf("Flannel's data file %s missing before the DEL", flannelFile)
 	}
 	s.tm.oldPodDelete = s.deletePod(t, p)
@@ -51,7 +53,7 @@ func (s *scenario) step5DeleteOld(t *testing.T) {
 			t.Errorf("host-local still reserves %s for the old sandbox", ip)
 		}
 	}
-	if fileExists(flannelFile) {
+	if peer.FileExists(flannelFile) {
 		t.Errorf("Flannel's data file %s leaked", flannelFile)
 	}
 	if _, err := netlink.LinkByName(p.cni.hostVeth()); err == nil {

@@ -4,12 +4,14 @@ package cluster
 
 import (
 	"fmt"
-	"github.com/cilium-chain/cilium-chain/chain"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/chain"
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // step7Uninstall — install/README.md's uninstall, command for command, after deleting the chained pods
@@ -24,11 +26,11 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 			continue
 		}
 		s.deletePod(t, p)
-		if rec := filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0"); fileExists(rec) {
+		if rec := filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0"); peer.FileExists(rec) {
 			t.Errorf("%s: attachment record %s left after DEL", p, rec)
 		}
 	}
-	err := eventually(30*time.Second, 200*time.Millisecond, func() error {
+	err := peer.Eventually(30*time.Second, 200*time.Millisecond, func() error {
 		eps, err := s.api.podEndpoints()
 		if err != nil {
 			return err
@@ -51,7 +53,7 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 	began := time.Now()
 	out := s.k.must(t, "delete", "-f", s.manifest, "--wait=true", "--timeout=120s")
 	t.Logf("kubectl delete -f install/kubernetes/cilium-chain.yaml:\n%s", strings.TrimSpace(out))
-	err = eventually(2*time.Minute, 200*time.Millisecond, func() error {
+	err = peer.Eventually(2*time.Minute, 200*time.Millisecond, func() error {
 		pods, err := s.k.run(t.Context(), "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=cilium-chain", "-o", "name")
 		if err != nil {
 			return err
@@ -71,7 +73,7 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 	} else {
 		t.Logf("ok: %s removed; %s untouched", chainConflist, flannelConflist)
 	}
-	if fileExists(filepath.Join(cniBinDir, "cilium-chain")) {
+	if peer.FileExists(filepath.Join(cniBinDir, "cilium-chain")) {
 		t.Errorf("%s/cilium-chain is still there after an uninstall with CILIUM_CHAIN_UNINSTALL_BINARY=true", cniBinDir)
 	} else {
 		t.Logf("ok: %s/cilium-chain removed (CILIUM_CHAIN_UNINSTALL_BINARY=true)", cniBinDir)
@@ -87,7 +89,7 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 	if _, found, err := s.api.endpointOf(after); err != nil || found {
 		t.Errorf("pod after uninstall: endpoint found=%v err=%v, want none", found, err)
 	}
-	if progs, err := tcProgramsOn(after.cni.hostVeth()); err != nil || len(progs.ingress)+len(progs.egress) > 0 {
+	if progs, err := tcProgramsOn(after.cni.hostVeth()); err != nil || len(progs.Ingress)+len(progs.Egress) > 0 {
 		t.Errorf("pod after uninstall: veth %s has %v (%v), want no programs", after.cni.hostVeth(), progs, err)
 	}
 	if strings.Contains(readFile(s.pluginLog), after.cni.ContainerID) {

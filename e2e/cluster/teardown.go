@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
 )
 
 // sweepProcesses stops, by PID, every process in the cluster's pid namespace that is not the test,
@@ -51,7 +53,7 @@ func sweepProcesses(t *testing.T, keep []int) {
 	for pid := range procs {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
-	if err := eventually(10*time.Second, 100*time.Millisecond, func() error {
+	if err := peer.Eventually(10*time.Second, 100*time.Millisecond, func() error {
 		if l := left(); len(l) > 0 {
 			return fmt.Errorf("%v", l)
 		}
@@ -62,7 +64,7 @@ func sweepProcesses(t *testing.T, keep []int) {
 	for pid := range left() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	if err := eventually(10*time.Second, 100*time.Millisecond, func() error {
+	if err := peer.Eventually(10*time.Second, 100*time.Millisecond, func() error {
 		if l := left(); len(l) > 0 {
 			return fmt.Errorf("%v", l)
 		}

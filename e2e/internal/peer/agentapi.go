@@ -1,6 +1,4 @@
-//go:build e2e
-
-package e2e
+package peer
 
 import (
 	"context"
@@ -15,20 +13,22 @@ import (
 	"github.com/cilium/cilium/api/v1/models"
 )
 
-// agentAPI talks to the agent's REST API on its unix socket, the same socket the plugin uses.
-type agentAPI struct {
+// AgentAPI talks to the agent's REST API on its unix socket, the same socket the plugin uses.
+type AgentAPI struct {
 	c *http.Client
 }
 
-func newAgentAPI(sock string) *agentAPI {
+// NewAgentAPI dials sock afresh for every request (no keep-alive): the agent restarts within a
+// test, and a pooled connection to the old one would only fail later and less clearly.
+func NewAgentAPI(sock string) *AgentAPI {
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "unix", sock)
 	}
-	return &agentAPI{c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}}
+	return &AgentAPI{c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}}
 }
 
-// get decodes GET /v1<path> into out and returns the HTTP status.
-func (a *agentAPI) get(path string, out any) (int, error) {
+// Get decodes GET /v1<path> into out (unless nil) and returns the HTTP status.
+func (a *AgentAPI) Get(path string, out any) (int, error) {
 	resp, err := a.c.Get("http://cilium/v1" + path)
 	if err != nil {
 		return 0, fmt.Errorf("get %s: %w", path, err)
@@ -49,22 +49,22 @@ func (a *agentAPI) get(path string, out any) (int, error) {
 	return resp.StatusCode, nil
 }
 
-func (a *agentAPI) healthz() (*models.StatusResponse, error) {
+func (a *AgentAPI) Healthz() (*models.StatusResponse, error) {
 	var s models.StatusResponse
-	_, err := a.get("/healthz", &s)
+	_, err := a.Get("/healthz", &s)
 	return &s, err
 }
 
-func (a *agentAPI) endpoints() ([]*models.Endpoint, error) {
+func (a *AgentAPI) Endpoints() ([]*models.Endpoint, error) {
 	var eps []*models.Endpoint
-	_, err := a.get("/endpoint", &eps)
+	_, err := a.Get("/endpoint", &eps)
 	return eps, err
 }
 
-// endpoint looks one endpoint up by any of the agent's ID forms; found is false on 404.
-func (a *agentAPI) endpoint(id string) (ep *models.Endpoint, found bool, err error) {
+// Endpoint looks one endpoint up by any of the agent's ID forms; found is false on 404.
+func (a *AgentAPI) Endpoint(id string) (ep *models.Endpoint, found bool, err error) {
 	var e models.Endpoint
-	code, err := a.get("/endpoint/"+url.PathEscape(id), &e)
+	code, err := a.Get("/endpoint/"+url.PathEscape(id), &e)
 	if code == http.StatusNotFound {
 		return nil, false, nil
 	}
@@ -74,10 +74,10 @@ func (a *agentAPI) endpoint(id string) (ep *models.Endpoint, found bool, err err
 	return &e, true, nil
 }
 
-// policyRevision is the revision of the agent's policy repository (GET /policy, deprecated but
+// PolicyRevision is the revision of the agent's policy repository (GET /policy, deprecated but
 // still served in v1.20); endpoints report the revision they have realized.
-func (a *agentAPI) policyRevision() (int64, error) {
+func (a *AgentAPI) PolicyRevision() (int64, error) {
 	var p models.Policy
-	_, err := a.get("/policy", &p)
+	_, err := a.Get("/policy", &p)
 	return p.Revision, err
 }
