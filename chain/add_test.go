@@ -18,9 +18,7 @@ import (
 func TestAddEveryVersion(t *testing.T) {
 	for _, v := range cniVersions {
 		t.Run(v, func(t *testing.T) {
-			env, n := newTestEnv(t), newNode(t)
-			p := n.newPod()
-			n.attach(p, "eth0", "10.244.1.5/24")
+			env, n, p := podEnv(t)
 			stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "labels": []string{"k8s:io.kubernetes.pod.namespace=default"}})
 			c := env.call(stdin, "cid-"+v, p.ns.Path(), "eth0", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_UID=uid-1;CILIUM_LABEL_app=test")
 
@@ -58,9 +56,7 @@ func TestAddEveryVersion(t *testing.T) {
 }
 
 func TestAddPicksNamedVethAmongSeveral(t *testing.T) {
-	env, n := newTestEnv(t), newNode(t)
-	p := n.newPod()
-	n.attach(p, "eth0", "10.244.1.5/24")
+	env, n, p := podEnv(t)
 	n.attach(p, "net1", "10.99.0.7/24")
 	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")}), "multi", p.ns.Path(), "net1", "")
 	_, err := addInNode(n, c)
@@ -72,9 +68,7 @@ func TestAddPicksNamedVethAmongSeveral(t *testing.T) {
 }
 
 func TestAddAgentAssignsMAC(t *testing.T) {
-	env, n := newTestEnv(t), newNode(t)
-	p := n.newPod()
-	n.attach(p, "eth0", "10.244.1.5/24")
+	env, n, p := podEnv(t)
 	env.agent.SetMAC("0a:58:0a:00:00:99")
 	c := env.call(env.conf("0.3.1", map[string]any{"prevResult": p.prevResult("0.3.1")}), "mac", p.ns.Path(), "eth0", "")
 	res, err := addInNode(n, c)
@@ -85,9 +79,7 @@ func TestAddAgentAssignsMAC(t *testing.T) {
 }
 
 func TestAddDuplicateReplacesStaleEndpoint(t *testing.T) {
-	env, n := newTestEnv(t), newNode(t)
-	p := n.newPod()
-	n.attach(p, "eth0", "10.244.1.5/24")
+	env, n, p := podEnv(t)
 	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
 	for range 2 {
 		_, err := addInNode(n, env.call(stdin, "dup", p.ns.Path(), "eth0", ""))
@@ -99,9 +91,7 @@ func TestAddDuplicateReplacesStaleEndpoint(t *testing.T) {
 }
 
 func TestAddDuplicateWhoseReplacementFailsLeavesNoOrphan(t *testing.T) {
-	env, n := newTestEnv(t), newNode(t)
-	p := n.newPod()
-	n.attach(p, "eth0", "10.244.1.5/24")
+	env, n, p := podEnv(t)
 	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
 	_, err := addInNode(n, env.call(stdin, "dup", p.ns.Path(), "eth0", ""))
 	wantKind(t, err, nil, "")
@@ -118,9 +108,7 @@ func TestAddDuplicateWhoseReplacementFailsLeavesNoOrphan(t *testing.T) {
 }
 
 func TestAddRouteMTU(t *testing.T) {
-	env, n := newTestEnv(t), newNode(t)
-	p := n.newPod()
-	n.attach(p, "eth0", "10.244.1.5/24")
+	env, n, p := podEnv(t)
 	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "enable-route-mtu": true}), "mtu", p.ns.Path(), "eth0", "")
 	_, err := addInNode(n, c)
 	wantKind(t, err, nil, "")
@@ -179,9 +167,7 @@ func TestAddRejects(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env, n := newTestEnv(t), newNode(t)
-			p := n.newPod()
-			n.attach(p, "eth0", "10.244.1.5/24")
+			env, n, p := podEnv(t)
 			extra, netns, ifname := tc.setup(t, env, n, p)
 			if extra == nil {
 				extra = map[string]any{"prevResult": nil}
@@ -212,9 +198,7 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env, n := newTestEnv(t), newNode(t)
-			p := n.newPod()
-			n.attach(p, "eth0", "10.244.1.5/24")
+			env, n, p := podEnv(t)
 			tc.setup(env)
 			c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "700ms"}), "fail", p.ns.Path(), "eth0", "")
 			start := time.Now()
@@ -239,9 +223,7 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 }
 
 func TestAddAgentRestartingMidAdd(t *testing.T) {
-	env, n := newTestEnv(t), newNode(t)
-	p := n.newPod()
-	n.attach(p, "eth0", "10.244.1.5/24")
+	env, n, p := podEnv(t)
 	env.agent.Down()
 	time.AfterFunc(300*time.Millisecond, func() { _ = env.agent.Up() })
 	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "3s"}), "restart", p.ns.Path(), "eth0", "")
@@ -277,9 +259,7 @@ func TestCheck(t *testing.T) {
 	for _, v := range []string{"0.4.0", "1.0.0", "1.1.0"} { // CHECK exists from 0.4.0 on
 		for _, tc := range cases {
 			t.Run(v+"/"+tc.name, func(t *testing.T) {
-				env, n := newTestEnv(t), newNode(t)
-				p := n.newPod()
-				n.attach(p, "eth0", "10.244.1.5/24")
+				env, n, p := podEnv(t)
 				stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "check-timeout": "500ms"})
 				_, err := addInNode(n, env.call(stdin, "chk", p.ns.Path(), "eth0", ""))
 				wantKind(t, err, nil, "")
@@ -292,9 +272,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestDelAfterAddWithNetnsGone(t *testing.T) {
-	env, n := newTestEnv(t), newNode(t)
-	p := n.newPod()
-	n.attach(p, "eth0", "10.244.1.5/24")
+	env, n, p := podEnv(t)
 	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
 	_, err := addInNode(n, env.call(stdin, "gone", p.ns.Path(), "eth0", ""))
 	wantKind(t, err, nil, "")

@@ -111,6 +111,15 @@ func (p *pod) prevResult(cniVersion string) map[string]any {
 	return m
 }
 
+// podEnv is the usual start of a netns test: a fake agent, a node, and a pod with eth0 at 10.244.1.5/24.
+func podEnv(t *testing.T) (*testEnv, *node, *pod) {
+	t.Helper()
+	env, n := newTestEnv(t), newNode(t)
+	p := n.newPod()
+	n.attach(p, "eth0", "10.244.1.5/24")
+	return env, n, p
+}
+
 // run executes f in the node netns, where the plugin runs.
 func (n *node) run(f func() error) error {
 	return n.ns.Do(func(ns.NetNS) error { return f() })
