@@ -17,11 +17,11 @@ const (
 	DefaultDeleteQueueDir = "/var/run/cilium/deleteQueue"
 	// DefaultStateDir is on tmpfs: a record lives exactly as long as the endpoint it describes, and
 	// endpoints do not survive a reboot (their veths do not). tmpfs also spares every ADD a disk write.
-	DefaultStateDir = "/var/run/cilium-chain"
-	DefaultLabelSource    = "container"
-	DefaultAddTimeout     = 60 * time.Second
-	DefaultDelTimeout     = 2 * time.Second
-	DefaultCheckTimeout   = 10 * time.Second
+	DefaultStateDir     = "/var/run/cilium-chain"
+	DefaultLabelSource  = "container"
+	DefaultAddTimeout   = 60 * time.Second
+	DefaultDelTimeout   = 2 * time.Second
+	DefaultCheckTimeout = 10 * time.Second
 
 	maxTimeout = 10 * time.Minute
 )
