@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,15 +59,7 @@ func TestAgentGateCheck(t *testing.T) {
 				startFakeAgent(t, socket, tt.status)
 			}
 			err := newAgentGate(socket).check(context.Background())
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-			}
+			wantErrContaining(t, err, tt.wantErr)
 		})
 	}
 }

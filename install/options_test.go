@@ -159,15 +159,7 @@ func TestPluginOptionsCheckedByThePlugin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := newInstaller(mustConfig(t, []string{tt.flag}), quietLogger())
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-			}
+			wantErrContaining(t, err, tt.wantErr)
 		})
 	}
 }
