@@ -65,7 +65,7 @@ func measureInit(ctx context.Context, bin string, runs int) (initStats, error) {
 		}
 		totals, bytesTotals, count = append(totals, total), append(bytesTotals, b), n
 	}
-	st := initStats{Count: count, ClockMS: medianFloat(totals), Bytes: medianInt(bytesTotals)}
+	st := initStats{Count: count, ClockMS: median(totals), Bytes: median(bytesTotals)}
 	for _, p := range perPkg {
 		st.Top = append(st.Top, *p)
 	}

@@ -55,7 +55,7 @@ func (res *Results) targets(b *strings.Builder) {
 	}
 	if up, ch := res.proc("c"), res.proc("d"); up != nil && ch != nil {
 		rs := float64(ch.SizeBytes) / float64(up.SizeBytes)
-		upRSS, chRSS := medianInt(up.AddRSS), medianInt(ch.AddRSS)
+		upRSS, chRSS := median(up.AddRSS), median(ch.AddRSS)
 		rr := ratio(float64(chRSS), float64(upRSS))
 		row("binary size / upstream's", fmt.Sprintf("%.2f (%.1f MB / %.1f MB)", rs, mb(ch.SizeBytes), mb(up.SizeBytes)), rs <= 0.6, "≤ 0.6")
 		row("peak RSS of one ADD / upstream's", fmt.Sprintf("%.2f (%.1f MB / %.1f MB)", rr, float64(chRSS)/1024, float64(upRSS)/1024), rr <= 0.6, "≤ 0.6")
@@ -115,7 +115,7 @@ func (res *Results) procTable(b *strings.Builder) {
 	for _, p := range res.Proc {
 		aw, ac := summary(p.Add)
 		dw, dc := summary(p.Del)
-		ar, dr := medianInt(p.AddRSS), medianInt(p.DelRSS)
+		ar, dr := median(p.AddRSS), median(p.DelRSS)
 		fmt.Fprintf(b, "| %s | %.2f MB | %.1f ms | %.1f ms | %.1f MB | %.1f ms | %.1f ms | %.1f MB | %d | %.2f ms | %.0f kB |\n",
 			p.Variant.Label, mb(p.SizeBytes), ms(aw), ms(ac), float64(ar)/1024, ms(dw), ms(dc), float64(dr)/1024, p.Init.Count, p.Init.ClockMS, float64(p.Init.Bytes)/1e3)
 	}
@@ -169,7 +169,7 @@ func (res *Results) realTable(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.0f %% | %.0f %% | %.1f ms | %s |\n", r.Variant.Label,
 			ms(r.Wall.median()), ms(r.PUT.median()), ms(r.OtherAPI.median()), ms(own.median()),
-			100*medianFloat(r.Own), 100*medianFloat(r.ChainOwn), ms(r.Del.median()), r.Calls)
+			100*median(r.Own), 100*median(r.ChainOwn), ms(r.Del.median()), r.Calls)
 	}
 	if res.RealNote != "" {
 		fmt.Fprintf(b, "\n%s\n", res.RealNote)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -21,20 +22,11 @@ func (s sample) quantile(q float64) time.Duration {
 func (s sample) median() time.Duration { return s.quantile(0.5) }
 func (s sample) p95() time.Duration    { return s.quantile(0.95) }
 
-// medianInt is the median of integers (RSS, counts).
-func medianInt(v []int64) int64 {
+// median is the lower median of v (RSS, counts, ratios), 0 when v is empty.
+func median[T cmp.Ordered](v []T) T {
+	var zero T
 	if len(v) == 0 {
-		return 0
-	}
-	sorted := slices.Clone(v)
-	slices.Sort(sorted)
-	return sorted[(len(sorted)-1)/2]
-}
-
-// medianFloat is the median of floats (ratios, ms).
-func medianFloat(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
+		return zero
 	}
 	sorted := slices.Clone(v)
 	slices.Sort(sorted)
