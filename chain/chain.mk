@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 
 test-unit: ## every Go test; the netns and cnitool ones need root and skip without it
 	CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin \
-		$(GO) test -count=1 -timeout 20m ./chain/... ./plugin/... ./install/... ./e2e/internal/...
+		$(GO) test -count=1 -timeout 20m ./chain/... ./plugin/... ./install/... ./e2e/peer/...
 
 FUZZ_PKGS := ./chain/ ./install/
 test-fuzz-short: ## each fuzz target briefly

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // agentRunDir is fixed by the agent whatever --state-dir says (pid file, deleteQueue/): one agent per

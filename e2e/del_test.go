@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // stepDel — assertion 4: DEL of C removes its endpoint, its pinned per-endpoint maps and every

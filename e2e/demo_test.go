@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // cnpDemo lets app=client talk to app=server on TCP 80, and nothing else in.

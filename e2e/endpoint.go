@@ -11,7 +11,7 @@ import (
 
 	"github.com/cilium/cilium/api/v1/models"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // reservedInit is the identity of an endpoint without labels; its policy drops all traffic.

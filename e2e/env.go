@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // env is one node: netns, etcd, the agent (not yet started), conflists and a cnitool runner. All of

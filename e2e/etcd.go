@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // etcdURL is where etcd listens inside the node netns; the agent keeps identities there.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // applyPolicy changes the static policy directory and waits until the agent's policy revision moved

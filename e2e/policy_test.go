@@ -5,7 +5,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // stepPolicy — assertion 3, with B serving on TCP 80 and 8080:

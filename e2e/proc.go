@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // pidDir keeps a pidfile per background process at a fixed place, so a later run finds and kills

@@ -5,7 +5,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // stepPrograms — assertion 2: the kernel has the agent's programs on each pod's host veth:

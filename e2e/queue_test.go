@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // deleteQueueDir is where the plugin leaves deletions for an agent that is down; the agent drains it

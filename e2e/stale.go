@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // Everything a run creates carries its PID: netns cchain-*-<pid>, run dir cchain-e2e-<pid>.

@@ -2,7 +2,7 @@
 
 package e2e
 
-import "github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+import "github.com/cilium-chain/cilium-chain/e2e/peer"
 
 // tcProgramsOn asks the kernel (netlink, not the agent) what is attached to link in the netns.
 // exists is false when the link is gone.

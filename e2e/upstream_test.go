@@ -10,7 +10,7 @@ import (
 	"github.com/cilium/cilium/api/v1/models"
 
 	"github.com/cilium-chain/cilium-chain/chain"
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // upstreamStateDir is the plugin's default state dir, used by the upstream-shaped entry (it has no

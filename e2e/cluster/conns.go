@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // exitTimeout is testapp dial's exit code when the SYN went unanswered: what a policy drop looks like.

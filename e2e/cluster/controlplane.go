@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // The control plane listens on loopback only, inside the cluster's own netns: default ports cannot

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cilium/cilium/api/v1/models"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // agentAPI is the shared agent client plus the lookups by pod this harness needs: its pods are

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // env is what run.sh and nsinit.sh hand the test: where things are, all from environment variables.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // pod is a test pod as the test knows it: from the API (uid, IP) and from the node (the libcni cache

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // startProc starts argv in its own process group, its output in <work>/logs/<name>.log; the cleanup

@@ -13,7 +13,7 @@ import (
 	"github.com/cilium/cilium/api/v1/models"
 
 	"github.com/cilium-chain/cilium-chain/chain"
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // step3ChainedPods — pods labelled like the seed's test DaemonSet (app: test) and one app: other start

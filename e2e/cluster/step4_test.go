@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // step4Policies — the seed's CiliumNetworkPolicies applied with kubectl, enforced between the pods

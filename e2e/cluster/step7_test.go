@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cilium-chain/cilium-chain/chain"
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // step7Uninstall — install/README.md's uninstall, command for command, after deleting the chained pods

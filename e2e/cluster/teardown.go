@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium-chain/cilium-chain/e2e/internal/peer"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // sweepProcesses stops, by PID, every process in the cluster's pid namespace that is not the test,
