@@ -28,11 +28,13 @@ const (
 )
 
 type record struct {
-	ContainerID string    `json:"containerID"`
-	IfName      string    `json:"ifname"`
-	Netns       string    `json:"netns,omitempty"`
-	State       string    `json:"state"`
-	Updated     time.Time `json:"updated"`
+	ContainerID string `json:"containerID"`
+	IfName      string `json:"ifname"`
+	Netns       string `json:"netns,omitempty"`
+	State       string `json:"state"`
+	// Adopted: registered by adoption (adopt.go) for an attachment the runtime made without us.
+	Adopted bool      `json:"adopted,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 func newAttachmentStore(stateDir, network string) attachmentStore {
