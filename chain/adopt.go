@@ -88,11 +88,12 @@ func (a Adoption) Run(ctx context.Context) ([]AttachmentReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := base.Status(ctx); err != nil {
-		return nil, err
-	}
+	// The cache first: an installer whose cache mount is missing never talks to the agent.
 	entries, err := readCacheEntries(a.CacheDir, a.Conf.Name, a.Log)
 	if err != nil {
+		return nil, err
+	}
+	if err := base.Status(ctx); err != nil {
 		return nil, err
 	}
 	eps, err := base.agent.ListEndpoints(ctx)

@@ -42,6 +42,9 @@ func hostSideVeth(netnsPath string, res *current.Result, att *attachment) (*veth
 			found = append(found, candidate{iface, veth})
 		}
 	}
+	if len(found) == 0 && len(gone) > 0 {
+		return nil, fmt.Errorf("%w: host interface(s) %v of prevResult are gone", ErrPeerNotFound, gone)
+	}
 	// After the lookups: reading a veth whose peer is in another netns is what gives that netns an ID.
 	nsid, err := netnsID(netnsPath)
 	if err != nil {

@@ -41,6 +41,9 @@ type config struct {
 	readyAddr string
 	readyFile string
 
+	adopt       bool
+	cniCacheDir string
+
 	debounce       time.Duration
 	settle         time.Duration
 	resync         time.Duration
@@ -141,6 +144,12 @@ func newFlags(cfg *config) *flags {
 		"write the conflist only once the Cilium agent's GET /v1/healthz answers 200 on --agent-socket")
 	f.str(&cfg.agentSocket, "agent-socket", "/var/run/cilium/cilium.sock", "the agent's API socket, as mounted in the container")
 	f.duration(&cfg.agentInterval, "agent-interval", time.Second, "how often to ask the agent while waiting")
+
+	f.section = "Adoption (install/README.md#adoption)"
+	f.boolean(&cfg.adopt, "adopt", true,
+		"register the pods that run without a Cilium endpoint (started before our conflist, e.g. before the install)\n"+
+			"from the runtime's libcni cache, as ADD would have; false only reports them (in /readyz and the log)")
+	f.str(&cfg.cniCacheDir, "cni-cache-dir", "/host/var/lib/cni/results", "the host's libcni result cache, as mounted in the container")
 
 	f.section = "Readiness"
 	f.str(&cfg.readyAddr, "ready-addr", "127.0.0.1:9887",

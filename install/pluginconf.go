@@ -14,23 +14,32 @@ import (
 // plugin). An option the plugin refuses, or a network name it cannot use, then fails here, once, in
 // the installer's log, instead of failing every pod ADD on the node.
 func checkWithPlugin(conflist []byte) error {
+	_, err := pluginConfigs(conflist)
+	return err
+}
+
+// pluginConfigs are the conflist's cilium-chain entries as the plugin parses them.
+func pluginConfigs(conflist []byte) ([]*chain.Config, error) {
 	list, err := libcni.ConfListFromBytes(conflist)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var confs []*chain.Config
 	for i, p := range list.Plugins {
 		if p.Network.Type != pluginType {
 			continue
 		}
 		injected, err := libcni.InjectConf(p, map[string]any{"name": list.Name, "cniVersion": list.CNIVersion})
 		if err != nil {
-			return fmt.Errorf("plugin %d: %w", i, err)
+			return nil, fmt.Errorf("plugin %d: %w", i, err)
 		}
-		if _, err := chain.LoadConfig(injected.Bytes, func(string) string { return "" }); err != nil {
-			return fmt.Errorf("the %s plugin would refuse its entry: %w", pluginType, err)
+		conf, err := chain.LoadConfig(injected.Bytes, func(string) string { return "" })
+		if err != nil {
+			return nil, fmt.Errorf("the %s plugin would refuse its entry: %w", pluginType, err)
 		}
+		confs = append(confs, conf)
 	}
-	return nil
+	return confs, nil
 }
 
 // checkEntry validates the rendered entry alone, at start-up, inside a placeholder network.
