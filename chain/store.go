@@ -28,13 +28,13 @@ const (
 )
 
 type record struct {
-	ContainerID string `json:"containerID"`
-	IfName      string `json:"ifname"`
-	Netns       string `json:"netns,omitempty"`
-	State       string `json:"state"`
+	ContainerID string    `json:"containerID"`
+	IfName      string    `json:"ifname"`
+	Netns       string    `json:"netns,omitempty"`
+	State       string    `json:"state"`
+	Updated     time.Time `json:"updated"`
 	// Adopted: registered by adoption (adopt.go) for an attachment the runtime made without us.
-	Adopted bool      `json:"adopted,omitempty"`
-	Updated time.Time `json:"updated"`
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 func newAttachmentStore(stateDir, network string) attachmentStore {

@@ -199,7 +199,7 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 	}
 	in.status(logrus.DebugLevel, "conflist is up to date", nil)
 	in.ready.setReady(path, d.content, in.binary.dst, in.binary.verified)
-	// Our conflist is the runtime's and the agent passed the gate: what ran before it can be adopted.
+	// Our conflist is the runtime's: what ran before it can be adopted (the pass checks the agent itself).
 	in.adopt.trigger(ctx, d.content)
 	return 0
 }

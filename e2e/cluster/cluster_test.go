@@ -39,6 +39,7 @@ func TestCluster(t *testing.T) {
 	})
 	c := startCluster(t, e)
 	s = &scenario{cluster: c, pluginLog: "/var/log/cilium-chain/plugin.log"}
+	t.Cleanup(func() { s.adoption.close() })
 	s.prepareManifest(t)
 	s.pluginHashes = map[string]string{
 		mustHash(t, filepath.Join(e.images, "v1", "cilium-chain")): "v1 (" + c.images.Installer + ")",

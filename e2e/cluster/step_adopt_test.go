@@ -24,6 +24,7 @@ import (
 )
 
 // adoptionState is what the adoption steps (issue 13) share: the pods that ran before the install.
+// TestCluster calls its close at the end.
 type adoptionState struct {
 	stale          *pod      // its host veth removed by hand before the install: a stale cache entry
 	held           *heldConn // old pod → node, opened before the install
@@ -81,7 +82,9 @@ func (s *scenario) stepAdopted(t *testing.T) {
 	if !rec.Adopted || rec.State != "added" {
 		t.Errorf("old pod's attachment record %+v, want state added, adopted", rec)
 	}
-	if err := a.held.finish("hello through the adopted endpoint"); err != nil {
+	err = a.held.finish("hello through the adopted endpoint")
+	a.held.close()
+	if err != nil {
 		t.Errorf("the connection opened before the install: %v", err)
 	} else {
 		t.Logf("ok: the connection opened before the install still carries data after adoption")
@@ -197,6 +200,13 @@ func (s *scenario) stepAdoptedGone(t *testing.T) {
 	t.Logf("ok: the adopted pod's DEL removed its endpoint and record; the stale pod was deleted cleanly")
 }
 
+// close ends what the steps left open (the held connection, if step 2b did not finish it).
+func (a *adoptionState) close() {
+	if a != nil && a.held != nil {
+		a.held.close()
+	}
+}
+
 func (s *scenario) needAdoption(t *testing.T) *adoptionState {
 	t.Helper()
 	if s.adoption == nil || s.adoption.held == nil {
@@ -263,9 +273,10 @@ func recordOf(p *pod) attachmentRecord {
 // heldConn is a TCP connection from a pod to the node, held open by `testapp dial` (which waits for
 // one line) in the pod through kubectl exec.
 type heldConn struct {
-	conn net.Conn
-	done chan error
-	out  *lockedBuffer
+	conn  net.Conn
+	done  chan error
+	out   *lockedBuffer
+	close func()
 }
 
 // holdConnection opens it: the node listens (on nodeIP, only until the pod connected: step 3 wants
@@ -287,12 +298,13 @@ func (s *scenario) holdConnection(t *testing.T, p *pod) *heldConn {
 		t.Fatal(err)
 	}
 	go func() { h.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cancel() // kills kubectl if it still runs; its Wait has returned or returns now
+	// Not t.Cleanup: the connection outlives this step; TestCluster closes it at the end.
+	h.close = func() {
+		cancel() // kills kubectl if it still runs
 		if h.conn != nil {
 			h.conn.Close()
 		}
-	})
+	}
 	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
 	conn, err := ln.Accept()
 	if err != nil {
