@@ -65,12 +65,8 @@ func (d *doctor) containerdChoice(paths []string) *loadedConflist {
 // crioChoice: CRI-O (ocicni) skips files that do not parse or whose plugins' binaries are missing or
 // refuse the cniVersion (libcni's ValidateNetworkList) and loads the first that remains.
 func (d *doctor) crioChoice(paths []string) *loadedConflist {
-	cni := d.cniConfig()
 	for _, p := range paths {
-		list, err := loadList(p)
-		if err == nil {
-			_, err = cni.ValidateNetworkList(context.Background(), list)
-		}
+		list, err := d.crioLoad(p)
 		if err != nil {
 			d.r.warn(areaConflist, "skipped file", fmt.Sprintf("CRI-O skips %s: %v", p, err), "")
 			continue
@@ -80,6 +76,28 @@ func (d *doctor) crioChoice(paths []string) *loadedConflist {
 	}
 	d.r.fail(areaConflist, "runtime loads", fmt.Sprintf("CRI-O finds no valid config in %s: the node is NotReady", d.cfg.confDir), "")
 	return nil
+}
+
+// runtimeCanLoad: CRI-O passes over a file whose plugins are missing, containerd does not look.
+func (d *doctor) runtimeCanLoad(path string) bool {
+	if d.cfg.runtime != runtimeCRIO {
+		return true
+	}
+	_, err := d.crioLoad(path)
+	return err == nil
+}
+
+// crioLoad loads a file as CRI-O does: parsed, and every plugin binary found and willing to speak
+// the network's cniVersion.
+func (d *doctor) crioLoad(path string) (*libcni.NetworkConfigList, error) {
+	list, err := loadList(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.cniConfig().ValidateNetworkList(context.Background(), list); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // loadList reads a file as the runtimes do: a .conflist as a list, anything else as one plugin
@@ -130,7 +148,7 @@ func (d *doctor) checkNetworkName(l *loadedConflist) {
 	}
 	var others []confFile
 	for _, cf := range valid {
-		if cf.path != l.path {
+		if cf.path != l.path && d.runtimeCanLoad(cf.path) {
 			others = append(others, cf)
 		}
 	}

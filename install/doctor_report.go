@@ -62,6 +62,7 @@ type jsonReport struct {
 func (r *report) writeJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(jsonReport{OK: r.failed() == 0, Failures: r.failed(), Findings: r.Findings})
 }
 
