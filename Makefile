@@ -19,9 +19,10 @@ build: ## plugin and installer binaries into ./bin
 test: build peers
 	$(MAKE) test-unit test-fuzz-short soak-short e2e e2e-k8s e2e-cluster
 
-peers: ## the real peers used by tests: apt packages, cnitool + reference plugins + flannel
+peers: ## the real peers used by tests: apt packages, cnitool + reference plugins + flannel, helm
 	bash e2e/peers.sh apt
 	bash e2e/peers.sh cni
+	bash e2e/peers.sh helm
 
 clean:
 	rm -rf $(BIN) .cache .work

@@ -75,7 +75,12 @@ func (d *doctor) judgeAttachment(a *libcni.NetworkAttachment, ep *models.Endpoin
 	}
 	var facts, problems, fixes []string
 	facts = append(facts, "endpoint "+strconv.FormatInt(ep.ID, 10))
-	if state := endpointState(ep); state != string(models.EndpointStateReady) {
+	state := endpointState(ep)
+	switch models.EndpointState(state) {
+	case models.EndpointStateReady:
+	case models.EndpointStateRegenerating, models.EndpointStateWaitingDashToDashRegenerate, models.EndpointStateRestoring:
+		facts = append(facts, "state "+state+" (passing: the agent is rebuilding its datapath)")
+	default:
 		problems = append(problems, "state "+state)
 	}
 	switch id := ep.Status.Identity; {
