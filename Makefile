@@ -29,6 +29,7 @@ clean:
 
 include chain/chain.mk
 -include install/install.mk
+-include install/helm/helm.mk
 -include e2e/e2e.mk
 -include bench/bench.mk
 -include e2e/cluster/cluster.mk
