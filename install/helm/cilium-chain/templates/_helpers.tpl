@@ -21,3 +21,11 @@
 {{- range $name, $key := .Values.plugin.argsLabels }}{{ $pairs = append $pairs (printf "%s=%s" $name $key) }}{{ end -}}
 {{- join "," $pairs -}}
 {{- end -}}
+
+{{/* "yes" when the node's labels satisfy nodeSelector (dict "node" <Node> "selector" <map>). */}}
+{{- define "cilium-chain.nodeSelected" -}}
+{{- $labels := default dict .node.metadata.labels -}}
+{{- $ok := true -}}
+{{- range $k, $v := .selector }}{{ if ne (toString (get $labels $k)) (toString $v) }}{{ $ok = false }}{{ end }}{{ end -}}
+{{- if $ok }}yes{{ end -}}
+{{- end -}}
