@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +85,7 @@ func (d *doctorNode) installerReady() error {
 
 // doctor runs `cilium-chain-install doctor --output json` in the node netns (where the host veths
 // are) and returns its exit code and report.
-func (d *doctorNode) doctor(t *testing.T, extra ...string) (int, doctorReport) {
+func (d *doctorNode) doctor(t *testing.T, extra ...string) (int, peer.DoctorReport) {
 	t.Helper()
 	argv := d.e.node.exec(append([]string{filepath.Join(d.e.tl.repo, "bin", "cilium-chain-install"), "doctor",
 		"--conf-dir=" + d.confDir, "--bin-dir=" + d.binDir, "--binary-source=" + d.e.tl.pluginBin,
@@ -95,9 +94,9 @@ func (d *doctorNode) doctor(t *testing.T, extra ...string) (int, doctorReport) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res := run(ctx, nil, nil, argv[0], argv[1:]...)
-	var rep doctorReport
-	if err := json.Unmarshal(res.Stdout, &rep); err != nil {
-		t.Fatalf("doctor printed no JSON report (%v): %s", err, res.Stdout)
+	rep, err := peer.ParseDoctorReport(res.Stdout)
+	if err != nil {
+		t.Fatal(err)
 	}
 	code := 0
 	var exitErr *exec.ExitError
@@ -109,35 +108,6 @@ func (d *doctorNode) doctor(t *testing.T, extra ...string) (int, doctorReport) {
 	t.Logf("doctor: exit %d, %d failure(s)\n%s", code, rep.Failures, rep)
 	return code, rep
 }
-
-// doctorReport is doctor's --output json.
-type doctorReport struct {
-	OK       bool `json:"ok"`
-	Failures int  `json:"failures"`
-	Findings []struct {
-		Area, Check, Status, Detail, Fix string
-	} `json:"findings"`
-}
-
-func (r doctorReport) String() string {
-	var b strings.Builder
-	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "  %-10s %-22s %-4s %s\n", f.Area, f.Check, f.Status, f.Detail)
-	}
-	return b.String()
-}
-
-// failing reports whether a failing finding of area/check mentions word.
-func (r doctorReport) failing(area, check, word string) bool {
-	for _, f := range r.Findings {
-		if f.Status == "fail" && f.Area == area && strings.HasPrefix(f.Check, check) && strings.Contains(f.Detail, word) {
-			return true
-		}
-	}
-	return false
-}
-
-func (r doctorReport) mentions(word string) bool { return strings.Contains(r.String(), word) }
 
 // TestDoctor is `cilium-chain-install doctor` against the real agent, the real installer, Flannel and
 // libcni (cnitool): a healthy node passes, and each injected fault is named with a non-zero exit.
@@ -159,7 +129,7 @@ func TestDoctor(t *testing.T) {
 		}
 		for _, want := range []string{"containerd loads " + filepath.Join(d.confDir, "05-cilium.conflist"), `"cbr0", the same as the primary 10-flannel.conflist`,
 			"the installer's own build", "generic-veth", "native: the primary CNI routes", "pod default/doc-web", web.hostVeth + ": ingress cil_from_container", "ready (http://"} {
-			if !rep.mentions(want) {
+			if !rep.Mentions(want) {
 				t.Errorf("report lacks %q", want)
 			}
 		}
@@ -172,7 +142,7 @@ func TestDoctor(t *testing.T) {
 		e.cni.add(t, d.primaryOnlyDir, old)
 		defer e.cni.del(t, d.primaryOnlyDir, old)
 		code, rep := d.doctor(t)
-		if code != 1 || !rep.failing("attachment", "pod default/doc-old", "no Cilium endpoint") {
+		if code != 1 || !rep.Failing("attachment", "pod default/doc-old", "no Cilium endpoint") {
 			t.Fatalf("exit %d, want 1 naming doc-old:\n%s", code, rep)
 		}
 	})
@@ -182,7 +152,7 @@ func TestDoctor(t *testing.T) {
 		peer.WriteFile(t, shadow, `{"cniVersion":"0.3.1","name":"shadow","plugins":[{"type":"loopback"}]}`)
 		defer os.Remove(shadow)
 		code, rep := d.doctor(t)
-		if code != 1 || !rep.failing("conflist", "chains cilium-chain", "00-shadow.conflist shadows ours") {
+		if code != 1 || !rep.Failing("conflist", "chains cilium-chain", "00-shadow.conflist shadows ours") {
 			t.Fatalf("exit %d, want 1 naming the shadowing file:\n%s", code, rep)
 		}
 	})
@@ -192,7 +162,7 @@ func TestDoctor(t *testing.T) {
 		startAgentWith(t, e.agent, "--routing-mode=tunnel", "--tunnel-protocol=vxlan")
 		defer func() { e.agent.stop(t); e.agent.start(t) }()
 		code, rep := d.doctor(t)
-		if code != 1 || !rep.failing("agent", "routing mode", `"tunnel"`) {
+		if code != 1 || !rep.Failing("agent", "routing mode", `"tunnel"`) {
 			t.Fatalf("exit %d, want 1 naming tunnel mode:\n%s", code, rep)
 		}
 	})
@@ -201,7 +171,7 @@ func TestDoctor(t *testing.T) {
 		e.agent.stop(t)
 		defer e.agent.start(t)
 		code, rep := d.doctor(t)
-		if code != 1 || !rep.failing("agent", "reachable", "no answer on "+e.agent.sock) {
+		if code != 1 || !rep.Failing("agent", "reachable", "no answer on "+e.agent.sock) {
 			t.Fatalf("exit %d, want 1 naming the unreachable agent:\n%s", code, rep)
 		}
 	})

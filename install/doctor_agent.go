@@ -6,8 +6,6 @@ import (
 
 	"github.com/cilium/cilium/api/v1/models"
 	"github.com/containernetworking/cni/libcni"
-
-	"github.com/cilium-chain/cilium-chain/chain"
 )
 
 const areaAgent = "agent"
@@ -140,18 +138,8 @@ func (d *doctor) checkRouteMTU(s *models.DaemonConfigurationStatus, loaded *load
 	}
 }
 
-// entryEnablesRouteMTU parses our entry with the plugin's own parser, as the runtime hands it over.
+// entryEnablesRouteMTU: our entry, parsed by the plugin's own parser, sets enable-route-mtu.
 func entryEnablesRouteMTU(l *libcni.NetworkConfigList) bool {
-	for _, p := range l.Plugins {
-		if p.Network.Type != pluginType {
-			continue
-		}
-		injected, err := libcni.InjectConf(p, map[string]any{"name": l.Name, "cniVersion": l.CNIVersion})
-		if err != nil {
-			return false
-		}
-		conf, err := chain.LoadConfig(injected.Bytes, func(string) string { return "" })
-		return err == nil && conf.EnableRouteMTU
-	}
-	return false
+	confs, err := ourEntries(l)
+	return err == nil && len(confs) > 0 && confs[0].EnableRouteMTU
 }

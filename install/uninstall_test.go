@@ -36,25 +36,12 @@ func (d uninstallNodeDirs) run(t *testing.T, readyAddr string) int {
 	return code
 }
 
-
 // TestUninstallWaitsForTheInstallerThenRemovesOurFiles: while something answers on the readiness
 // address nothing is removed; once it stops, our conflist and binary go and the primary stays.
 func TestUninstallWaitsForTheInstallerThenRemovesOurFiles(t *testing.T) {
 	d := newUninstallNode(t, chainedConflist, "the plugin\n")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := fakeInstallerPort(t)
 	addr := ln.Addr().String()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 	stopped := make(chan time.Time, 1)
 	go func() {
 		time.Sleep(time.Second)
@@ -89,11 +76,23 @@ func TestUninstallLeavesWhatIsNotOurs(t *testing.T) {
 
 func TestUninstallGivesUpWhileTheInstallerRuns(t *testing.T) {
 	d := newUninstallNode(t, chainedConflist, "the plugin\n")
+	ln := fakeInstallerPort(t)
+	defer ln.Close()
+	if code := d.run(t, ln.Addr().String()); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !exists(filepath.Join(d.conf, "05-cilium.conflist")) {
+		t.Fatal("conflist removed under a running installer")
+	}
+}
+
+// fakeInstallerPort answers TCP connections like a running installer's readiness endpoint.
+func fakeInstallerPort(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -103,10 +102,5 @@ func TestUninstallGivesUpWhileTheInstallerRuns(t *testing.T) {
 			c.Close()
 		}
 	}()
-	if code := d.run(t, ln.Addr().String()); code != 1 {
-		t.Fatalf("exit %d, want 1", code)
-	}
-	if !exists(filepath.Join(d.conf, "05-cilium.conflist")) {
-		t.Fatal("conflist removed under a running installer")
-	}
+	return ln
 }

@@ -5,7 +5,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,7 +41,7 @@ func (s *scenario) step8Helm(t *testing.T) {
 
 	// The pod step 7 created under Flannel alone predates the chain: doctor names it.
 	code, rep := s.doctor(t)
-	if code != 1 || !rep.failing("attachment", "pod default/after", "no Cilium endpoint") {
+	if code != 1 || !rep.Failing("attachment", "pod default/after", "no Cilium endpoint") {
 		t.Errorf("doctor with a Flannel-only pod: exit %d, want 1 naming pod default/after:\n%s", code, rep)
 	} else {
 		t.Logf("ok: doctor (kubectl exec) exits 1 and names pod default/after (no Cilium endpoint)")
@@ -54,7 +53,7 @@ func (s *scenario) step8Helm(t *testing.T) {
 		if code != 0 {
 			return fmt.Errorf("exit %d:\n%s", code, rep)
 		}
-		if !rep.mentions("pod default/helm-a") || !rep.mentions(chained.cni.hostVeth()+": ingress cil_from_container") {
+		if !rep.Mentions("pod default/helm-a") || !rep.Mentions(chained.cni.hostVeth()+": ingress cil_from_container") {
 			return fmt.Errorf("report does not judge pod helm-a and its programs:\n%s", rep)
 		}
 		return nil
@@ -134,35 +133,8 @@ func splitImage(t *testing.T, ref string) (repo, tag string) {
 	return ref[:i], ref[i+1:]
 }
 
-// doctorReport is `cilium-chain-install doctor --output json`.
-type doctorReport struct {
-	OK       bool `json:"ok"`
-	Findings []struct {
-		Area, Check, Status, Detail string
-	} `json:"findings"`
-}
-
-func (r doctorReport) String() string {
-	var b strings.Builder
-	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "  %-10s %-22s %-4s %s\n", f.Area, f.Check, f.Status, f.Detail)
-	}
-	return b.String()
-}
-
-func (r doctorReport) failing(area, check, word string) bool {
-	for _, f := range r.Findings {
-		if f.Status == "fail" && f.Area == area && f.Check == check && strings.Contains(f.Detail, word) {
-			return true
-		}
-	}
-	return false
-}
-
-func (r doctorReport) mentions(word string) bool { return strings.Contains(r.String(), word) }
-
 // doctor runs doctor in the installer's pod, as the README tells an operator to.
-func (s *scenario) doctor(t *testing.T) (int, doctorReport) {
+func (s *scenario) doctor(t *testing.T) (int, peer.DoctorReport) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -178,9 +150,9 @@ func (s *scenario) doctor(t *testing.T) (int, doctorReport) {
 		}
 		code = ee.ExitCode()
 	}
-	var rep doctorReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("kubectl exec doctor: exit %d, no JSON report (%v):\n%s\n%s", code, err, stdout.String(), stderr.String())
+	rep, err := peer.ParseDoctorReport(stdout.Bytes())
+	if err != nil {
+		t.Fatalf("kubectl exec doctor: exit %d: %v\n%s", code, err, stderr.String())
 	}
 	t.Logf("doctor: exit %d\n%s", code, rep)
 	return code, rep
