@@ -259,6 +259,9 @@ On SIGTERM/SIGINT it removes our conflist unless --keep-on-exit (and the binary 
 
 Every flag can also be set through the environment variable shown next to it; a flag beats its
 variable, and an empty variable counts as unset.
+
+Subcommands: doctor (check this node and say what is wrong; doctor --help) and uninstall (what the
+Helm chart's post-delete hook runs on every node; uninstall --help).
 `
 
 // usage prints the flags grouped by section, each with its environment variable and default.
