@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/containernetworking/cni/libcni"
 	"github.com/sirupsen/logrus"
 
 	"github.com/cilium-chain/cilium-chain/chain"
@@ -75,7 +77,11 @@ func (a *adopter) loop(ctx context.Context) {
 
 // pass adopts (or, with --adopt=false, only lists) the cached attachments of our network.
 func (a *adopter) pass(ctx context.Context, conflist []byte) adoptionReport {
-	confs, err := pluginConfigs(conflist)
+	var confs []*chain.Config
+	list, err := libcni.ConfListFromBytes(conflist)
+	if err == nil {
+		confs, err = ourEntries(list)
+	}
 	if err == nil && len(confs) == 0 {
 		err = fmt.Errorf("our conflist has no %s entry", pluginType)
 	}
@@ -83,10 +89,10 @@ func (a *adopter) pass(ctx context.Context, conflist []byte) adoptionReport {
 		return adoptionReport{ran: true, err: err}
 	}
 	conf := *confs[0]
-	// The plugin dials the socket at its host path; we dial it where it is mounted.
-	conf.SocketPath = a.cfg.agentSocket
+	// The plugin uses host paths; we use them where they are mounted.
+	conf.SocketPath, conf.StateDir = a.cfg.agentSocket, a.cfg.stateDir
 	pass := chain.Adoption{
-		Conf: &conf, CacheDir: a.cfg.cniCacheDir, ReportOnly: !a.cfg.adopt,
+		Conf: &conf, CacheDir: filepath.Join(a.cfg.cniCacheDir, "results"), ReportOnly: !a.cfg.adopt,
 		Log: logrus.NewEntry(a.log).WithField("network", conf.Name),
 	}
 	reps, err := pass.Run(ctx)

@@ -24,15 +24,14 @@ import (
 type adoptionNode struct {
 	testNode
 	agent *fakeagent.Agent
-	state string
 	cache string
 }
 
 func newAdoptionNode(t *testing.T) adoptionNode {
 	t.Helper()
 	n := newTestNode(t)
-	agent, dir := fakeagent.StartTemp(t)
-	a := adoptionNode{testNode: n, agent: agent, state: filepath.Join(dir, "state"), cache: filepath.Join(n.root, "var/lib/cni/results")}
+	agent, _ := fakeagent.StartTemp(t)
+	a := adoptionNode{testNode: n, agent: agent, cache: filepath.Join(n.root, "var/lib/cni/results")}
 	if err := os.MkdirAll(a.cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +56,7 @@ func (a adoptionNode) cacheEntry(t *testing.T, cid, pod string) {
 }
 
 func (a adoptionNode) args(extra ...string) []string {
-	return a.testNode.args(append([]string{"--agent-socket=" + a.agent.Socket(),
-		`--plugin-extra-json={"state-dir":"` + a.state + `"}`}, extra...)...)
+	return a.testNode.args(append([]string{"--agent-socket=" + a.agent.Socket()}, extra...)...)
 }
 
 func readyz(in *installer) string {

@@ -126,12 +126,11 @@ func TestManifestShape(t *testing.T) {
 		{"probe port is the --ready-addr port", c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil &&
 			slices.Contains(c.Args, fmt.Sprintf("--ready-addr=127.0.0.1:%d", c.ReadinessProbe.HTTPGet.Port.IntValue()))},
 		{"host paths", hostPaths["cni-bin"] == "/opt/cni/bin" && hostPaths["cni-conf"] == "/etc/cni/net.d" && hostPaths["cilium-run"] == "/var/run/cilium" &&
-			hostPaths["cni-cache"] == "/var/lib/cni/results" && hostPaths["netns"] == "/var/run/netns" && hostPaths["cilium-chain-state"] == "/var/run/cilium-chain"},
-		{"only the agent socket, libcni cache, netns files and config are read-only",
-			slices.Equal(ro, []string{"/var/run/cilium", "/host/var/lib/cni/results", "/var/run/netns", "/etc/cilium-chain"})},
-		{"adoption: the cache where --cni-cache-dir says, the state dir where the plugin's default is",
-			slices.Contains(c.Args, "--cni-cache-dir=/host/var/lib/cni/results") && slices.Contains(mountPaths, chain.DefaultStateDir)},
-		{"adoption on", m.configMap.Data["CILIUM_CHAIN_ADOPT"] == "true"},
+			hostPaths["cni-cache"] == "/var/lib/cni" && hostPaths["chain-state"] == chain.DefaultStateDir && hostPaths["netns"] == "/var/run/netns"},
+		{"only the agent socket, config, libcni's cache and the netns files are read-only",
+			slices.Equal(ro, []string{"/var/run/cilium", "/etc/cilium-chain", "/host/var/lib/cni", "/var/run/netns"})},
+		{"adoption on, writing the plugin's records where --state-dir's default says",
+			m.configMap.Data["CILIUM_CHAIN_ADOPT"] == "true" && slices.Contains(mountPaths, "/host"+chain.DefaultStateDir)},
 		{"keeps the conflist across rolling updates", m.configMap.Data["CILIUM_CHAIN_KEEP_ON_EXIT"] == "true"},
 	}
 	for _, c := range checks {

@@ -14,16 +14,17 @@ import (
 // plugin). An option the plugin refuses, or a network name it cannot use, then fails here, once, in
 // the installer's log, instead of failing every pod ADD on the node.
 func checkWithPlugin(conflist []byte) error {
-	_, err := pluginConfigs(conflist)
+	list, err := libcni.ConfListFromBytes(conflist)
+	if err != nil {
+		return err
+	}
+	_, err = ourEntries(list)
 	return err
 }
 
-// pluginConfigs are the conflist's cilium-chain entries as the plugin parses them.
-func pluginConfigs(conflist []byte) ([]*chain.Config, error) {
-	list, err := libcni.ConfListFromBytes(conflist)
-	if err != nil {
-		return nil, err
-	}
+// ourEntries parses every cilium-chain entry of a network with the plugin's own parser, as the
+// runtime hands it over.
+func ourEntries(list *libcni.NetworkConfigList) ([]*chain.Config, error) {
 	var confs []*chain.Config
 	for i, p := range list.Plugins {
 		if p.Network.Type != pluginType {
