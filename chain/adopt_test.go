@@ -277,26 +277,43 @@ func TestAdoptSkips(t *testing.T) {
 	}
 }
 
-// A pod deleted while its adoption is in flight (its DEL ran before our PUT landed) keeps nothing.
+// A pod deleted while its adoption is in flight (its DEL ran before our PUT landed) keeps nothing:
+// whether its cache entry or its veth went first.
 func TestAdoptPodGoneDuringPut(t *testing.T) {
-	a := newAdoptEnv(t)
-	p := a.n.newPod()
-	a.n.attach(p, "eth0", "10.244.1.5/24")
-	path := a.writeCache("testnet", "cid1", "eth0", p.ns.Path(), adoptArgs, p.prevResult("0.3.1"))
-	a.agent.SetDelay(300 * time.Millisecond)
-	// Every answer is delayed; the PUT is recorded on arrival: remove the entry while it is in flight.
-	go func() {
-		for !hasPut(a.agent) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		os.Remove(path)
-	}()
-	r := onlyReport(t, a.run(a.adoption(nil)))
-	if r.Outcome != OutcomeUnmanaged || !strings.Contains(r.Reason, "went away") {
-		t.Fatalf("report %+v, want unmanaged: went away", r)
-	}
-	if len(a.agent.Endpoints()) != 0 || len(a.records()) != 0 {
-		t.Fatalf("left endpoints %d, records %+v", len(a.agent.Endpoints()), a.records())
+	for _, tc := range []struct {
+		name string
+		gone func(a *adoptEnv, p *pod, cachePath string) error
+	}{
+		{"cache entry removed", func(a *adoptEnv, p *pod, cachePath string) error { return os.Remove(cachePath) }},
+		{"host veth removed", func(a *adoptEnv, p *pod, cachePath string) error {
+			return a.n.run(func() error { return netlink.LinkDel(a.n.hostLink(p.hostVeth["eth0"])) })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAdoptEnv(t)
+			p := a.n.newPod()
+			a.n.attach(p, "eth0", "10.244.1.5/24")
+			path := a.writeCache("testnet", "cid1", "eth0", p.ns.Path(), adoptArgs, p.prevResult("0.3.1"))
+			a.agent.SetDelay(300 * time.Millisecond)
+			// Every answer is delayed; the PUT is recorded on arrival: the pod goes while it is in flight.
+			done := make(chan error, 1)
+			go func() {
+				for !hasPut(a.agent) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				done <- tc.gone(a, p, path)
+			}()
+			r := onlyReport(t, a.run(a.adoption(nil)))
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if r.Outcome != OutcomeUnmanaged || !strings.Contains(r.Reason, "went away") {
+				t.Fatalf("report %+v, want unmanaged: went away", r)
+			}
+			if len(a.agent.Endpoints()) != 0 || len(a.records()) != 0 {
+				t.Fatalf("left endpoints %d, records %+v", len(a.agent.Endpoints()), a.records())
+			}
+		})
 	}
 }
 
