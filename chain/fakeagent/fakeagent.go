@@ -25,13 +25,13 @@ import (
 type Agent struct {
 	socket string
 
-	mu        sync.Mutex
-	srv       *http.Server
-	endpoints map[int64]*models.Endpoint
-	nextID    int64
-	requests  []Request
-	problems  []string
-	faults    []Fault
+	mu         sync.Mutex
+	srv        *http.Server
+	endpoints  map[int64]*models.Endpoint
+	nextID     int64
+	requests   []Request
+	problems   []string
+	faults     []Fault
 	delay      time.Duration
 	replyDelay time.Duration
 	mac        string

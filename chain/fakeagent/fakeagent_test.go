@@ -158,7 +158,10 @@ func TestClientLeavesMidCreate(t *testing.T) {
 	a := newAgent(t)
 	a.SetDelay(500 * time.Millisecond)
 	done := make(chan int)
-	go func() { code, _ := put(t, client(a, 200*time.Millisecond), request("mid", "10.244.1.20")); done <- code }()
+	go func() {
+		code, _ := put(t, client(a, 200*time.Millisecond), request("mid", "10.244.1.20"))
+		done <- code
+	}()
 	time.Sleep(100 * time.Millisecond)
 	if a.Endpoint("container-id:mid") == nil {
 		t.Fatal("the endpoint is not registered while its first regeneration runs")
