@@ -85,31 +85,47 @@ func newCNINode(t *testing.T) *cniNode {
 
 // writeFlannel writes the seed's conflist: flannel → cilium-chain, Flannel's files in the test dir.
 func (n *cniNode) writeFlannel(cniVersion string, entry map[string]any) {
+	n.writeConflist(n.confDir, cniVersion, n.flannel(), entry)
+}
+
+// writeFlannelOnly writes Flannel alone, same network, in a conf dir of its own (returned): pods added
+// through it have a veth and an IP but no endpoint.
+func (n *cniNode) writeFlannelOnly() string {
+	dir := n.confDir + "-flannel"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		n.t.Fatal(err)
+	}
+	n.writeConflist(dir, "0.3.1", n.flannel())
+	return dir
+}
+
+// flannel is the primary entry, Flannel's files in the test dir.
+func (n *cniNode) flannel() map[string]any {
 	subnetFile := filepath.Join(n.e.dir, "subnet.env")
 	// FLANNEL_IPMASQ=true, as flanneld --ip-masq writes it: with false, Flannel asks bridge to masquerade,
 	// which needs iptables.
 	_ = os.WriteFile(subnetFile, []byte("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"), 0o644)
-	n.writeConflist(cniVersion, map[string]any{
+	return map[string]any{
 		"type": "flannel", "subnetFile": subnetFile, "dataDir": filepath.Join(n.e.dir, "flannel"),
 		"ipam":     map[string]any{"dataDir": filepath.Join(n.e.dir, "ipam")},
 		"delegate": map[string]any{"hairpinMode": true, "isDefaultGateway": true},
-	}, entry)
+	}
 }
 
 // writeBridge writes bridge + host-local → cilium-chain: what Flannel delegates to, for CNI versions
 // the last Flannel plugin on the module proxy (v0.9.1, ≤ 0.4.0) cannot speak.
 func (n *cniNode) writeBridge(cniVersion string, entry map[string]any) {
-	n.writeConflist(cniVersion, map[string]any{
+	n.writeConflist(n.confDir, cniVersion, map[string]any{
 		"type": "bridge", "bridge": "cni0", "isGateway": true, "hairpinMode": true,
 		"ipam": map[string]any{"type": "host-local", "subnet": "10.244.1.0/24", "dataDir": filepath.Join(n.e.dir, "ipam"),
 			"routes": []any{map[string]any{"dst": "0.0.0.0/0"}}},
 	}, entry)
 }
 
-func (n *cniNode) writeConflist(cniVersion string, primary, entry map[string]any) {
-	list := map[string]any{"name": n.network, "cniVersion": cniVersion, "plugins": []any{primary, entry}}
+func (n *cniNode) writeConflist(dir, cniVersion string, plugins ...map[string]any) {
+	list := map[string]any{"name": n.network, "cniVersion": cniVersion, "plugins": plugins}
 	b, _ := json.MarshalIndent(list, "", "  ")
-	if err := os.WriteFile(filepath.Join(n.confDir, "05-cilium.conflist"), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "05-cilium.conflist"), b, 0o644); err != nil {
 		n.t.Fatal(err)
 	}
 }
@@ -125,6 +141,11 @@ func (n *cniNode) newPod() ns.NetNS {
 
 // cnitool runs cnitool inside the node netns (the child inherits the locked thread's netns).
 func (n *cniNode) cnitool(verb string, pod ns.NetNS, cniArgs string) (string, error) {
+	return n.cnitoolIn(n.confDir, verb, pod, cniArgs)
+}
+
+// cnitoolIn is cnitool with the conflist of confDir.
+func (n *cniNode) cnitoolIn(confDir, verb string, pod ns.NetNS, cniArgs string) (string, error) {
 	args := []string{verb, n.network}
 	if pod != nil {
 		args = append(args, pod.Path())
@@ -132,7 +153,7 @@ func (n *cniNode) cnitool(verb string, pod ns.NetNS, cniArgs string) (string, er
 	var out, errOut bytes.Buffer
 	err := n.ns.Do(func(ns.NetNS) error {
 		cmd := exec.Command(filepath.Join(strings.Split(n.binDirs, ":")[0], "cnitool"), args...)
-		cmd.Env = []string{"CNI_PATH=" + n.binDirs, "NETCONFPATH=" + n.confDir, "CNI_ARGS=" + cniArgs, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		cmd.Env = []string{"CNI_PATH=" + n.binDirs, "NETCONFPATH=" + confDir, "CNI_ARGS=" + cniArgs, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		return cmd.Run()
 	})
