@@ -267,8 +267,11 @@ func TestCnitoolBridgeChain(t *testing.T) {
 				if _, err := n.cnitool("status", pods[0], ""); err != nil {
 					t.Fatalf("STATUS: %v", err)
 				}
-				// GC through libcni with a valid list that omits pod 1: exactly its endpoint goes.
+				// GC through libcni with a valid list that omits pod 1, whose libcni cache entry is lost
+				// (a node reboot, a wiped /var/lib/cni): libcni sends DEL only for the stale attachments it
+				// has cached, so only the plugin's own GC can find pod 1. Exactly its endpoint goes.
 				gone := n.endpointFor(pods[1])
+				n.forgetCache(pods[1])
 				n.gc(v, []string{n.endpointFor(pods[0]), n.endpointFor(pods[2])})
 				if n.e.agent.Endpoint("cni-attachment-id:"+gone) != nil || len(n.e.agent.Endpoints()) != 2 {
 					t.Fatalf("GC kept %d endpoints; %s should be gone", len(n.e.agent.Endpoints()), gone)
@@ -310,6 +313,15 @@ func TestCnitoolDelWhileAgentDown(t *testing.T) {
 	_ = n.e.agent.Up()
 	if drained, err := n.e.agent.DrainQueue(filepath.Join(n.e.dir, "deleteQueue")); err != nil || drained != 1 || len(n.e.agent.Endpoints()) != 0 {
 		t.Fatalf("drain: %d %v, %d endpoints left", drained, err, len(n.e.agent.Endpoints()))
+	}
+}
+
+// forgetCache removes libcni's cached result of the pod's attachment, as a lost cache would.
+func (n *cniNode) forgetCache(pod ns.NetNS) {
+	n.t.Helper()
+	cache := filepath.Join("/var/lib/cni/results", n.network+"-"+cnitoolContainerID(pod)+"-eth0")
+	if err := os.Remove(cache); err != nil {
+		n.t.Fatalf("libcni cache entry of the pod: %v", err)
 	}
 }
 
