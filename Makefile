@@ -1,5 +1,7 @@
 # cilium-chain — top-level make targets. Area-specific targets live in the *.mk files included below.
 SHELL := /bin/bash
+# A pipeline fails when any part does: `go test … | testfilter` fails with the tests.
+.SHELLFLAGS := -o pipefail -c
 GO ?= go
 BIN := $(CURDIR)/bin
 # Real peers (cnitool, plugins, cilium-agent...) are cached outside the clone so CI on the same
@@ -22,7 +24,7 @@ test: build peers
 # Every `go test` of a suite goes through testfilter: the log shows each test's PASS/FAIL/SKIP line and a
 # failed test's whole output, not every t.Log line; under CI=true a skipped test fails the run.
 TESTFILTER := $(BIN)/testfilter
-GOTEST_JSON = set -o pipefail; CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin $(GO) test -json
+GOTEST_JSON = CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin $(GO) test -json
 TO_FILTER = 2>&1 | $(TESTFILTER)
 $(TESTFILTER): $(wildcard internal/testfilter/*.go)
 	$(GO) build -o $@ ./internal/testfilter

@@ -53,7 +53,7 @@ func TestDemo(t *testing.T) {
 	step(1, "A node")
 	e := newEnv(t)
 	e.tl.requirePlugin(t)
-	say("network namespace %s stands in for a Kubernetes node (device %s, %s);", e.node.ns, nodeDevice, nodeIP)
+	say("network namespace %s stands in for a Kubernetes node (device %s, %s);", e.node.ns, peer.NodeDevice, peer.NodeIP)
 	say("etcd runs inside it (the agent keeps security identities there).")
 	say("starting cilium-agent v1.20.2 in it: generic-veth chaining, no Kubernetes, policies from %s ...", e.agent.cnpDir)
 	took := e.agent.start(t)

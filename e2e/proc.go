@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +56,8 @@ func (p *proc) stop(grace time.Duration) error {
 }
 
 // killStale kills a process recorded in pidDir/<name>.pid by an earlier run, if it is still one
-// of ours (its command line names a cchain-e2e run directory).
+// of ours (its command line names a cchain-e2e-<pid> run directory) and that run is dead: a live
+// run's process is never touched.
 func killStale(t *testing.T, name string) {
 	t.Helper()
 	path := filepath.Join(pidDir, name+".pid")
@@ -69,9 +71,13 @@ func killStale(t *testing.T, name string) {
 		return
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "cchain-e2e-") {
+	owner := regexp.MustCompile(runDirPattern).FindStringSubmatch(string(cmdline))
+	if err != nil || owner == nil {
 		_ = os.Remove(path) // gone, or the PID was reused by something else
 		return
+	}
+	if alive(owner[1]) {
+		t.Fatalf("%s (pid %d) belongs to the live e2e run %s; not touching it", name, pid, owner[1])
 	}
 	t.Logf("killing stale %s (pid %d) left by an earlier run", name, pid)
 	_ = syscall.Kill(-pid, syscall.SIGKILL)

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +18,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
+
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // cniNode is a "node" netns of the test's own, with a conf dir, a CNI bin dir holding the real peers
@@ -101,15 +101,10 @@ func (n *cniNode) writeFlannelOnly() string {
 
 // flannel is the primary entry, Flannel's files in the test dir.
 func (n *cniNode) flannel() map[string]any {
-	subnetFile := filepath.Join(n.e.dir, "subnet.env")
-	// FLANNEL_IPMASQ=true, as flanneld --ip-masq writes it: with false, Flannel asks bridge to masquerade,
-	// which needs iptables.
-	_ = os.WriteFile(subnetFile, []byte("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"), 0o644)
-	return map[string]any{
-		"type": "flannel", "subnetFile": subnetFile, "dataDir": filepath.Join(n.e.dir, "flannel"),
-		"ipam":     map[string]any{"dataDir": filepath.Join(n.e.dir, "ipam")},
-		"delegate": map[string]any{"hairpinMode": true, "isDefaultGateway": true},
+	if err := os.WriteFile(filepath.Join(n.e.dir, "subnet.env"), []byte(peer.SubnetEnv), 0o644); err != nil {
+		n.t.Fatal(err)
 	}
+	return peer.FlannelEntry(n.e.dir)
 }
 
 // writeBridge writes bridge + host-local → cilium-chain: what Flannel delegates to, for CNI versions
@@ -146,29 +141,10 @@ func (n *cniNode) cnitool(verb string, pod ns.NetNS, cniArgs string) (string, er
 
 // cnitoolIn is cnitool with the conflist of confDir.
 func (n *cniNode) cnitoolIn(confDir, verb string, pod ns.NetNS, cniArgs string) (string, error) {
-	args := []string{verb, n.network}
-	if pod != nil {
-		args = append(args, pod.Path())
-	}
-	var out, errOut bytes.Buffer
-	err := n.ns.Do(func(ns.NetNS) error {
-		cmd := exec.Command(filepath.Join(strings.Split(n.binDirs, ":")[0], "cnitool"), args...)
-		cmd.Env = []string{"CNI_PATH=" + n.binDirs, "NETCONFPATH=" + confDir, "CNI_ARGS=" + cniArgs, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		return cmd.Run()
-	})
-	if err != nil {
-		return out.String(), &cnitoolError{err: err, output: out.String() + errOut.String()}
-	}
-	return out.String(), nil
+	tool := peer.Cnitool{Bin: filepath.Join(strings.Split(n.binDirs, ":")[0], "cnitool"), CNIPath: n.binDirs, NodeNS: n.ns.Path()}
+	res := tool.Run(context.Background(), confDir, verb, n.network, pod.Path(), cniArgs)
+	return string(res.Stdout), res.Err
 }
-
-type cnitoolError struct {
-	err    error
-	output string
-}
-
-func (e *cnitoolError) Error() string { return e.err.Error() + ": " + e.output }
 
 // containerID is cnitool's: derived from the netns path.
 func (n *cniNode) endpointFor(pod ns.NetNS) string {

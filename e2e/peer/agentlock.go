@@ -1,4 +1,4 @@
-package bench
+package peer
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"time"
 )
 
-// agentLock is the machine-wide lock every real-agent run takes: the agent always uses /var/run/cilium,
-// so only one may run at a time.
-const agentLock = "/run/cilium-chain-agent.lock"
+// AgentLock is the machine-wide lock every real-agent run takes (make e2e, make bench, make
+// e2e-cluster): the agent always uses /var/run/cilium, so only one may run at a time.
+const AgentLock = "/run/cilium-chain-agent.lock"
 
-// lockAgent takes the exclusive flock (held until release) and then waits until no cilium-agent
-// process is left, both within wait.
-func lockAgent(ctx context.Context, wait time.Duration, logf func(string, ...any)) (release func(), err error) {
-	f, err := os.OpenFile(agentLock, os.O_RDWR|os.O_CREATE, 0o644)
+// LockAgent takes the exclusive flock on AgentLock (held until release) and then waits until no
+// cilium-agent process is left, both within wait.
+func LockAgent(ctx context.Context, wait time.Duration, logf func(string, ...any)) (release func(), err error) {
+	f, err := os.OpenFile(AgentLock, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("agent lock: %w", err)
 	}
@@ -29,10 +29,10 @@ func lockAgent(ctx context.Context, wait time.Duration, logf func(string, ...any
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("agent lock %s not free within %s: %w", agentLock, wait, err)
+			return nil, fmt.Errorf("agent lock %s not free within %s: %w", AgentLock, wait, err)
 		}
 		if !said {
-			logf("waiting for %s (another real-agent run holds it)", agentLock)
+			logf("waiting for %s (another real-agent run holds it)", AgentLock)
 		}
 		if err := sleepCtx(ctx, 2*time.Second); err != nil {
 			f.Close()
