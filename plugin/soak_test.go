@@ -140,8 +140,9 @@ func TestSoak(t *testing.T) {
 }
 
 // soakMinAddShare is the share of ADDs that must succeed: 45% of the cycles inject a fault, but only
-// "down" and "500" (14% of the cycles) make an ADD fail by design; the retries absorb the others.
-const soakMinAddShare = 0.6
+// "down" and "500" (14% of the cycles) make an ADD fail by design; the retries absorb the others
+// (86% succeeded in a 150-cycle run; below 75% is 3 standard deviations off at that length).
+const soakMinAddShare = 0.75
 
 // soakSummary prints the counts, also when the soak fails half-way, and fails the soak if too few
 // ADDs succeeded.
