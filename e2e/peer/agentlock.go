@@ -17,29 +17,11 @@ const AgentLock = "/run/cilium-chain-agent.lock"
 // LockAgent takes the exclusive flock on AgentLock (held until release) and then waits until no
 // cilium-agent process is left, both within wait.
 func LockAgent(ctx context.Context, wait time.Duration, logf func(string, ...any)) (release func(), err error) {
-	f, err := os.OpenFile(AgentLock, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("agent lock: %w", err)
-	}
 	deadline := time.Now().Add(wait)
-	for said := false; ; said = true {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("agent lock %s not free within %s: %w", AgentLock, wait, err)
-		}
-		if !said {
-			logf("waiting for %s (another real-agent run holds it)", AgentLock)
-		}
-		if err := sleepCtx(ctx, 2*time.Second); err != nil {
-			f.Close()
-			return nil, err
-		}
+	release, err = lockFile(ctx, AgentLock, deadline, logf)
+	if err != nil {
+		return nil, err
 	}
-	release = func() { f.Close() } // closing the fd drops the flock
 	for said := false; agentRunning(); said = true {
 		if time.Now().After(deadline) {
 			release()
@@ -54,6 +36,32 @@ func LockAgent(ctx context.Context, wait time.Duration, logf func(string, ...any
 		}
 	}
 	return release, nil
+}
+
+// lockFile takes an exclusive flock on path, polling until deadline.
+func lockFile(ctx context.Context, path string, deadline time.Time, logf func(string, ...any)) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("agent lock: %w", err)
+	}
+	for said := false; ; said = true {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("agent lock %s not free in time: %w", path, err)
+		}
+		if !said {
+			logf("waiting for %s (another real-agent run holds it)", path)
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return func() { f.Close() }, nil // closing the fd drops the flock
 }
 
 // agentRunning is `pgrep -x cilium-agent` finding something.
