@@ -35,15 +35,17 @@ check: ## gofmt, a build of every package (bench and the e2e harnesses too), go 
 	$(GO) vet -tags e2e,cluster,importchain ./...
 	cd e2e/cluster/imagebuild && $(GO) vet .
 
-peers: ## the real peers used by tests: apt packages, cnitool + reference plugins + flannel
+peers: ## the real peers used by tests: apt packages, cnitool + reference plugins + flannel, helm
 	bash e2e/peers.sh apt
 	bash e2e/peers.sh cni
+	bash e2e/peers.sh helm
 
 clean:
 	rm -rf $(BIN) .cache .work
 
 include chain/chain.mk
 -include install/install.mk
+-include install/helm/helm.mk
 -include e2e/e2e.mk
 -include bench/bench.mk
 -include e2e/cluster/cluster.mk

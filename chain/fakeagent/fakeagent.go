@@ -37,6 +37,7 @@ type Agent struct {
 	mac        string
 	health     string
 	routeMTU   int64
+	daemon     Daemon
 	limiter    *limiter
 	deletes    chan struct{} // the endpoint-delete limiter's parallel slots
 	restored   chan struct{} // closed once restoration is done; see SetRestoring
