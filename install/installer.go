@@ -58,6 +58,9 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 		adopt:  newAdopter(cfg, log),
 		now:    time.Now,
 	}
+	if in.adopt.repair, err = repairFromConfig(cfg, log); err != nil {
+		return nil, err
+	}
 	in.ready.details = in.adopt.details
 	if cfg.waitForAgent {
 		in.gate = newAgentGate(cfg.agentSocket)
