@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -452,4 +453,39 @@ func TestRepairFollowsAdoptionPasses(t *testing.T) {
 	eventually(t, 5*time.Second, "/readyz", func() bool {
 		return strings.Contains(readyz(in), "repair on (evict, at most 3 a minute): 1 pods restarted")
 	})
+}
+
+// The chart grants repair's RBAC and mounts the token only with repair.enabled, and only the verbs its
+// method needs; by default there is neither.
+func TestHelmRepairRBAC(t *testing.T) {
+	render := func(args ...string) string {
+		return string(helm(t, append([]string{"template", "cilium-chain", chartDir, "--namespace", "kube-system"}, args...)...))
+	}
+	def := render()
+	if strings.Contains(def, "ClusterRole") || strings.Contains(def, "automountServiceAccountToken: true") || strings.Contains(def, "CILIUM_CHAIN_REPAIR") {
+		t.Fatalf("the default chart renders repair's RBAC, token or options:\n%s", def)
+	}
+	rules := func(out string) string {
+		i := strings.Index(out, "rules:\n")
+		j := strings.Index(out, "---\n# Source: cilium-chain/templates/repair-rbac.yaml\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding")
+		if i < 0 || j < i {
+			t.Fatalf("no ClusterRole with rules, then its binding:\n%s", out)
+		}
+		return out[i:j]
+	}
+	evict := render("--set", "repair.enabled=true")
+	if got := rules(evict); got != "rules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n  verbs: [\"list\"]\n- apiGroups: [\"\"]\n  resources: [\"pods/eviction\"]\n  verbs: [\"create\"]\n" {
+		t.Fatalf("evict rules:\n%s", got)
+	}
+	if strings.Count(evict, "automountServiceAccountToken: true") != 2 || !strings.Contains(evict, "fieldPath: spec.nodeName") {
+		t.Fatalf("repair on: want the token mounted (ServiceAccount and pod) and the node name:\n%s", evict)
+	}
+	del := render("--set", "repair.enabled=true", "--set", "repair.method=delete")
+	if got := rules(del); !strings.Contains(got, `verbs: ["delete"]`) || strings.Contains(got, "eviction") {
+		t.Fatalf("delete rules:\n%s", got)
+	}
+	cmd := exec.Command(helmBinary(t), "template", "cilium-chain", chartDir, "--set", "repair.enabled=true", "--set", "repair.method=kill")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "repair.method must be evict or delete") {
+		t.Fatalf("a bad method: %v %s", err, out)
+	}
 }
