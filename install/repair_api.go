@@ -90,7 +90,9 @@ type apiStatusError struct {
 	msg  string
 }
 
-func (e *apiStatusError) Error() string { return fmt.Sprintf("API server answered %d: %s", e.code, e.msg) }
+func (e *apiStatusError) Error() string {
+	return fmt.Sprintf("API server answered %d: %s", e.code, e.msg)
+}
 
 func statusCode(err error) int {
 	var se *apiStatusError

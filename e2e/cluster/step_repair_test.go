@@ -40,7 +40,9 @@ func (s *scenario) stepRepair(t *testing.T) {
 		// The node has no kube-proxy: the kubernetes Service's ClusterIP does not route here.
 		"--set", "repair.apiServer="+apiServerURL,
 		"--wait", "--timeout", "4m")
-	t.Cleanup(func() { s.helm(t, "uninstall", "cilium-chain", "--namespace", "kube-system", "--wait", "--timeout", "4m") })
+	t.Cleanup(func() {
+		s.helm(t, "uninstall", "cilium-chain", "--namespace", "kube-system", "--wait", "--timeout", "4m")
+	})
 	s.waitDaemonSet(t, s.images.Installer)
 
 	after := s.waitDeploymentPod(t, before.uid)
