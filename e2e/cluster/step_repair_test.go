@@ -21,13 +21,32 @@ func (s *scenario) stepRepair(t *testing.T) {
 	if files := confDirFiles(t); !slices.Equal(files, []string{flannelConflist}) {
 		t.Fatalf("conf dir holds %v: this step needs the node without our conflist", files)
 	}
+	var bare *pod
+	installed := false
+	// Pods first, through the chain while it is there (their DEL must reach the agent), then the chart.
+	t.Cleanup(func() {
+		s.k.must(t, "delete", "deployment", "repair", "--ignore-not-found", "--wait=true", "--timeout=120s")
+		if err := peer.Eventually(2*time.Minute, 500*time.Millisecond, func() error {
+			out, err := s.k.run(t.Context(), "get", "pods", "-l", "app=repair", "-o", "name")
+			if err == nil && strings.TrimSpace(out) != "" {
+				err = fmt.Errorf("deployment's pods still there: %s", out)
+			}
+			return err
+		}); err != nil {
+			t.Error(err)
+		}
+		if bare != nil {
+			s.deletePod(t, bare)
+		}
+		if installed {
+			s.helm(t, "uninstall", "cilium-chain", "--namespace", "kube-system", "--wait", "--timeout", "4m")
+		}
+	})
 	if _, err := s.k.apply(t.Context(), repairDeploymentYAML(s.images.TestApp)); err != nil {
 		t.Fatalf("create deployment: %v", err)
 	}
-	t.Cleanup(func() { s.k.must(t, "delete", "deployment", "repair", "--wait=true", "--timeout=120s") })
 	before := s.waitDeploymentPod(t, "")
-	bare := s.createPod(t, "repair-bare", "repair-bare")
-	t.Cleanup(func() { s.deletePod(t, bare) })
+	bare = s.createPod(t, "repair-bare", "repair-bare")
 	if got := before.cni.pluginTypes(); !slices.Equal(got, []string{"flannel"}) {
 		t.Fatalf("deployment's pod was added through %v, want Flannel alone", got)
 	}
@@ -40,9 +59,7 @@ func (s *scenario) stepRepair(t *testing.T) {
 		// The node has no kube-proxy: the kubernetes Service's ClusterIP does not route here.
 		"--set", "repair.apiServer="+apiServerURL,
 		"--wait", "--timeout", "4m")
-	t.Cleanup(func() {
-		s.helm(t, "uninstall", "cilium-chain", "--namespace", "kube-system", "--wait", "--timeout", "4m")
-	})
+	installed = true
 	s.waitDaemonSet(t, s.images.Installer)
 
 	after := s.waitDeploymentPod(t, before.uid)
