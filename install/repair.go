@@ -22,6 +22,10 @@ const (
 	repairDelete = "delete"
 )
 
+// repairGrace is how long an attachment must stay unmanaged before repair acts: a pod in the middle
+// of its DEL has lost its endpoint before the runtime drops its cache entry.
+const repairGrace = 30 * time.Second
+
 // mirrorAnnotation marks the API's copy of a static pod: deleting it does not restart the pod.
 const mirrorAnnotation = "kubernetes.io/config.mirror"
 
@@ -42,13 +46,14 @@ type repairer struct {
 	log       *logrus.Logger
 	counter   repairCounter // nil: no metrics registry
 	now       func() time.Time
+	grace     time.Duration
 
 	// Only the adopter's loop calls run; mu guards what details reads.
 	mu      sync.Mutex
-	seen    map[string]bool // attachments unmanaged in the previous pass
-	acted   map[string]bool // pod UIDs already evicted/deleted (they take a while to go)
-	recent  []time.Time     // repairs within the last minute
-	pending []string        // the last run's pods that are reported only, one line each
+	since   map[string]time.Time // when each attachment unmanaged in the last pass was first seen so
+	acted   map[string]bool      // pod UIDs already evicted/deleted (they take a while to go)
+	recent  []time.Time          // repairs within the last minute
+	pending []string             // the last run's pods that are reported only, one line each
 	total   int
 }
 
@@ -66,22 +71,28 @@ func repairFromConfig(cfg *config, log *logrus.Logger) (*repairer, error) {
 
 func newRepairer(cfg *config, log *logrus.Logger, api *podAPI) *repairer {
 	return &repairer{method: cfg.repairMethod, barePods: cfg.repairBarePods, perMinute: cfg.repairPerMinute,
-		node: cfg.nodeName, api: api, log: log, now: time.Now, seen: map[string]bool{}, acted: map[string]bool{}}
+		node: cfg.nodeName, api: api, log: log, now: time.Now, grace: repairGrace,
+		since: map[string]time.Time{}, acted: map[string]bool{}}
 }
 
-// run acts on one adoption pass's unmanaged attachments. An attachment is a candidate only from its
-// second pass in a row: the first sighting may be a pod in the middle of its ADD or DEL.
+// run acts on one adoption pass's unmanaged attachments. An attachment is a candidate only once every
+// pass for repairGrace has found it unmanaged.
 func (r *repairer) run(ctx context.Context, unmanaged []chain.AttachmentReport) {
 	var candidates []chain.AttachmentReport
-	seen := map[string]bool{}
+	now := r.now()
+	since := map[string]time.Time{}
 	for _, u := range unmanaged {
 		key := u.ContainerID + ":" + u.IfName
-		seen[key] = true
-		if r.seen[key] && u.PodUID != "" && !r.acted[u.PodUID] {
+		first, ok := r.since[key]
+		if !ok {
+			first = now
+		}
+		since[key] = first
+		if now.Sub(first) >= r.grace && u.PodUID != "" && !r.acted[u.PodUID] {
 			candidates = append(candidates, u)
 		}
 	}
-	r.seen = seen
+	r.since = since
 	if len(candidates) == 0 {
 		r.setPending(nil)
 		return

@@ -186,22 +186,26 @@ func unmanaged(pod, uid string) chain.AttachmentReport {
 		Outcome: chain.OutcomeUnmanaged, Reason: "adoption is off"}
 }
 
-// runTwice is two adoption passes reporting the same pods: repair acts from the second sighting on.
+// runTwice is two adoption passes reporting the same pods, the grace time apart: repair acts on them.
 func (tr *testRepairer) runTwice(reps ...chain.AttachmentReport) {
 	tr.run(context.Background(), reps)
+	tr.clock = tr.clock.Add(repairGrace)
 	tr.run(context.Background(), reps)
 }
 
-// A ReplicaSet's pod, unmanaged in two passes in a row, is evicted (by UID), once; the first pass
-// asks the API server nothing.
+// A ReplicaSet's pod, unmanaged in every pass for the grace time, is evicted (by UID), once; the
+// passes before ask the API server nothing.
 func TestRepairEvictsAControlledPod(t *testing.T) {
 	f := newFakeAPIServer(t)
 	f.addPod("web", "uid-web", nil)
 	tr := newTestRepairer(t, f)
 	tr.run(context.Background(), []chain.AttachmentReport{unmanaged("web", "uid-web")})
+	tr.clock = tr.clock.Add(repairGrace - time.Second)
+	tr.run(context.Background(), []chain.AttachmentReport{unmanaged("web", "uid-web")})
 	if actions, lists := f.got(); len(actions) != 0 || lists != 0 {
-		t.Fatalf("first sighting: %v, %d lists; want no request", actions, lists)
+		t.Fatalf("within the grace time: %v, %d lists; want no request", actions, lists)
 	}
+	tr.clock = tr.clock.Add(time.Second)
 	tr.run(context.Background(), []chain.AttachmentReport{unmanaged("web", "uid-web")})
 	tr.run(context.Background(), []chain.AttachmentReport{unmanaged("web", "uid-web")}) // still terminating
 	actions, _ := f.got()
@@ -219,12 +223,13 @@ func TestRepairEvictsAControlledPod(t *testing.T) {
 	}
 }
 
-// An attachment that drops out of the report before its second pass is never acted on.
-func TestRepairNeedsTwoPassesInARow(t *testing.T) {
+// An attachment that drops out of one pass starts its grace time again.
+func TestRepairGraceRestartsWhenManaged(t *testing.T) {
 	f := newFakeAPIServer(t)
 	f.addPod("web", "uid-web", nil)
 	tr := newTestRepairer(t, f)
 	tr.run(context.Background(), []chain.AttachmentReport{unmanaged("web", "uid-web")})
+	tr.clock = tr.clock.Add(repairGrace)
 	tr.run(context.Background(), nil)
 	tr.run(context.Background(), []chain.AttachmentReport{unmanaged("web", "uid-web")})
 	if actions, _ := f.got(); len(actions) != 0 {
@@ -307,7 +312,7 @@ func TestRepairRateLimit(t *testing.T) {
 	if actions, _ := f.got(); len(actions) != 2 {
 		t.Fatalf("actions %v, want still 2 within the minute", actions)
 	}
-	tr.clock = tr.clock.Add(2 * time.Second)
+	tr.clock = tr.clock.Add(time.Second)
 	tr.run(context.Background(), reps)
 	actions, _ := f.got()
 	if len(actions) != 4 || actions[2] != "evict default/web-2 uid-web-2" {
@@ -426,7 +431,7 @@ func TestRepairOptions(t *testing.T) {
 }
 
 // Wired to adoption: a pod the installer's passes report unmanaged (adoption off here) is evicted
-// after its second pass; /readyz shows repair's line.
+// once its grace time is over; /readyz shows repair's line.
 func TestRepairFollowsAdoptionPasses(t *testing.T) {
 	a := newAdoptionNode(t)
 	a.cacheEntry(t, "c0ffee01", "old")
@@ -442,6 +447,7 @@ func TestRepairFollowsAdoptionPasses(t *testing.T) {
 	}
 	cfg.repair = true
 	in.adopt.repair = newRepairer(cfg, log, f.podAPI(t))
+	in.adopt.repair.grace = 100 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.run(ctx) }()
