@@ -37,6 +37,8 @@ type installer struct {
 	pendingSince time.Time // when a vanished or switched primary was first seen; zero when none is pending
 	backoffUntil time.Time // leave the conflist alone until then (another writer is fighting us)
 	lastStatus   string    // the last state we logged, so a resync does not repeat it
+	lastStatusAt time.Time // when it was logged
+	multusWarned bool      // the thick-Multus warning was logged
 }
 
 func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
@@ -46,6 +48,9 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 	}
 	if err := checkEntry(entry); err != nil {
 		return nil, fmt.Errorf("the --plugin-* options: %w", err)
+	}
+	if err := checkOwnership(cfg); err != nil {
+		return nil, err
 	}
 	in := &installer{
 		cfg:    cfg,
@@ -66,50 +71,69 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 
 // desired is what our conflist should be.
 type desired struct {
-	content    []byte // nil: there should be no conflist of ours
-	keep       bool   // leave whatever is there alone (a custom conflist we cannot use yet)
-	source     string
-	network    string
-	problem    string // why content is nil
-	shadowedBy string // a valid config that sorts before ours, so the runtime would not use ours
+	content []byte // nil: nothing (new) to write
+	remove  bool   // with content nil: no config besides ours is left at all, so ours goes too
+	source  string
+	network string
+	problem string // why content is nil, or why the runtime will not use it as we mean: not ready
 }
 
+// desired fails closed: a primary that exists but cannot be chained keeps our last good file (the
+// runtime would otherwise fall back to the primary alone, and new pods would start without policy).
+// Only a conf dir with no config but ours removes it.
 func (in *installer) desired() desired {
 	valid, skipped, err := scanConfDir(in.cfg.confDir)
 	if err != nil {
-		return desired{keep: true, problem: err.Error()}
+		return desired{problem: err.Error()}
 	}
 	for _, s := range skipped {
 		if filepath.Base(s.path) != in.cfg.confName {
 			in.log.WithField("path", s.path).WithError(s.reason).Debug("skipping invalid CNI config, as the runtime does")
 		}
 	}
-	shadow := ""
-	for _, cf := range valid {
-		if base := filepath.Base(cf.path); base != in.cfg.confName && base < in.cfg.confName {
-			shadow = cf.path
-			break
-		}
+	d := in.desiredContent(valid, skipped)
+	if d.content == nil {
+		d.remove = d.source == noPrimary && !hasOtherConfig(valid, skipped, in.cfg.confName)
+		return d
 	}
+	if d.problem == "" {
+		d.problem = in.runtimeProblem(valid, skipped, d.content)
+	}
+	return d
+}
+
+// desiredContent derives (or, in custom mode, reads and checks) the conflist to write.
+func (in *installer) desiredContent(valid []confFile, skipped []skippedFile) desired {
+	p, found := pickPrimary(valid, in.cfg.confName, in.cfg.primaryNetwork)
 	if in.cfg.mode == modeCustom {
 		path := in.cfg.customConflist
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return desired{keep: true, source: path, problem: fmt.Sprintf("custom conflist: %v", err)}
+			return desired{source: path, problem: fmt.Sprintf("custom conflist: %v", err)}
 		}
-		if err := validateCustom(data); err != nil {
-			return desired{keep: true, source: path, problem: fmt.Sprintf("custom conflist %s is invalid: %v", path, err)}
+		primaryName := ""
+		if found {
+			primaryName = p.network
 		}
-		if err := checkWithPlugin(data); err != nil {
-			return desired{keep: true, source: path, problem: fmt.Sprintf("custom conflist %s is invalid: %v", path, err)}
+		out, err := customConflist(data, primaryName, in.cfg.customRename)
+		if err == nil {
+			err = checkWithPlugin(out)
 		}
-		return desired{content: data, source: path, shadowedBy: shadow}
+		if err != nil {
+			return desired{source: path, problem: fmt.Sprintf("custom conflist %s is invalid: %v", path, err)}
+		}
+		return desired{content: out, source: path}
 	}
-	p, ok := pickPrimary(valid, in.cfg.confName, in.cfg.primaryNetwork)
-	if !ok {
+	if !found {
 		problem := "waiting for a primary CNI config in " + in.cfg.confDir
 		if in.cfg.primaryNetwork != "" {
 			problem += fmt.Sprintf(" with network name %q", in.cfg.primaryNetwork)
+		}
+		for _, s := range skipped {
+			if filepath.Base(s.path) != in.cfg.confName {
+				problem = fmt.Sprintf("%s; %s is invalid: %v", problem, s.path, s.reason)
+				break
+			}
 		}
 		return desired{source: noPrimary, problem: problem}
 	}
@@ -120,7 +144,7 @@ func (in *installer) desired() desired {
 	if err != nil {
 		return desired{source: p.path, problem: fmt.Sprintf("cannot chain onto %s: %v", p.path, err)}
 	}
-	return desired{content: out, source: p.path, network: p.network, shadowedBy: shadow}
+	return desired{content: out, source: p.path, network: p.network}
 }
 
 // reconcile brings the binary and our conflist to the desired state. It returns how soon to run
@@ -150,19 +174,20 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 	if wait := in.settle(d.source, exists, now); wait > 0 {
 		return wait
 	}
-	switch {
-	case d.keep:
-		in.status(logrus.WarnLevel, d.problem, nil)
-		in.ready.setNotReady(d.problem)
-		return 0
-	case d.content == nil:
+	if d.content == nil {
+		if !d.remove {
+			// Fail closed: whatever we wrote last stays.
+			in.status(logrus.WarnLevel, d.problem+"; keeping our last conflist", nil)
+			in.ready.setNotReady(d.problem)
+			return 0
+		}
 		in.status(logrus.WarnLevel, d.problem, nil)
 		if exists && (in.owned || holdsOurEntry(cur)) {
 			if err := removeFile(path); err != nil {
 				in.status(logrus.ErrorLevel, "cannot remove our conflist", err)
 				return retryInterval
 			}
-			in.log.WithField("path", path).Info("removed our conflist: there is nothing to chain onto")
+			in.log.WithField("path", path).Info("removed our conflist: no CNI config besides ours is left")
 		}
 		in.owned, in.written, in.source = false, nil, d.source
 		in.ready.setNotReady(d.problem)
@@ -187,11 +212,9 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 		in.log.WithFields(logrus.Fields{"path": path, "from": d.source, "network": d.network}).Info("wrote conflist")
 	}
 	in.owned, in.written, in.source = true, d.content, d.source
-	if d.shadowedBy != "" {
-		problem := fmt.Sprintf("%s sorts before %s, so the runtime uses it instead of ours: pick a --conf-name that sorts first",
-			d.shadowedBy, in.cfg.confName)
-		in.status(logrus.WarnLevel, problem, nil)
-		in.ready.setNotReady(problem)
+	if d.problem != "" {
+		in.status(logrus.WarnLevel, d.problem, nil)
+		in.ready.setNotReady(d.problem)
 		return 0
 	}
 	in.status(logrus.DebugLevel, "conflist is up to date", nil)
@@ -241,16 +264,21 @@ func (in *installer) detectFight(cur []byte, exists bool, now time.Time) {
 	in.log.WithField("path", path).Warnf("another process %s our conflist; restoring it", change)
 }
 
-// status logs a state once, not on every resync that finds it unchanged.
+// statusRepeat is how often an unchanged state is logged again, so a node that stays unready keeps
+// saying why in recent logs.
+const statusRepeat = 5 * time.Minute
+
+// status logs a state once, then again every statusRepeat while it holds, not on every resync.
 func (in *installer) status(level logrus.Level, msg string, err error) {
 	key := msg
 	if err != nil {
 		key += ": " + err.Error()
 	}
-	if key == in.lastStatus {
+	now := in.now()
+	if key == in.lastStatus && now.Sub(in.lastStatusAt) < statusRepeat {
 		return
 	}
-	in.lastStatus = key
+	in.lastStatus, in.lastStatusAt = key, now
 	e := in.log.WithFields(logrus.Fields{})
 	if err != nil {
 		e = e.WithError(err)
