@@ -33,6 +33,7 @@ type installer struct {
 	gateOpen     bool
 	owned        bool      // the conflist on disk is the one we wrote
 	written      []byte    // what we wrote (or found already right) last
+	base         []byte    // what we wanted then, without other installers' entries
 	source       string    // the primary (or custom file) our conflist was made from; "" before the first round
 	pendingSince time.Time // when a vanished or switched primary was first seen; zero when none is pending
 	backoffUntil time.Time // leave the conflist alone until then (another writer is fighting us)
@@ -194,7 +195,16 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 		return 0
 	}
 
-	if !bytes.Equal(cur, d.content) {
+	// Entries other installers added to our file stay (coexist.go).
+	want := d.content
+	if exists && holdsOurEntry(cur) {
+		if acceptable(d.content, cur) {
+			want = cur
+		} else {
+			want = withForeign(d.content, cur)
+		}
+	}
+	if !bytes.Equal(cur, want) {
 		if !in.gateOpen {
 			if err := in.gate.check(ctx); err != nil {
 				in.status(logrus.InfoLevel, "waiting for the Cilium agent before writing the conflist", err)
@@ -204,14 +214,16 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 			in.gateOpen = true
 			in.log.WithField("socket", in.cfg.agentSocket).Info("the Cilium agent is healthy")
 		}
-		if err := writeFileAtomic(path, d.content, 0o644); err != nil {
+		if err := writeFileAtomic(path, want, 0o644); err != nil {
 			in.status(logrus.ErrorLevel, "cannot write our conflist", err)
 			in.ready.setNotReady(err.Error())
 			return retryInterval
 		}
 		in.log.WithFields(logrus.Fields{"path": path, "from": d.source, "network": d.network}).Info("wrote conflist")
+	} else if in.owned && !bytes.Equal(cur, in.written) {
+		in.log.WithField("path", path).Info("another installer added its plugin entries to our conflist; keeping them")
 	}
-	in.owned, in.written, in.source = true, d.content, d.source
+	in.owned, in.written, in.base, in.source = true, want, d.content, d.source
 	if d.problem != "" {
 		in.status(logrus.WarnLevel, d.problem, nil)
 		in.ready.setNotReady(d.problem)
@@ -244,8 +256,8 @@ func (in *installer) settle(source string, ourFileExists bool, now time.Time) ti
 
 // detectFight notices that our conflist was changed or removed by someone else.
 func (in *installer) detectFight(cur []byte, exists bool, now time.Time) {
-	if !in.owned || (exists && bytes.Equal(cur, in.written)) {
-		return
+	if !in.owned || (exists && (bytes.Equal(cur, in.written) || acceptable(in.base, cur))) {
+		return // unchanged, or only another installer's entries added: not a fight
 	}
 	in.owned = false
 	change := "rewrote"

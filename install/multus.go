@@ -57,7 +57,7 @@ func multusDelegateNetwork(valid []confFile) string {
 
 // multusProblem says why pods that Multus (sorting before ours) hands on would miss our chain; "" when
 // they reach it.
-func (in *installer) multusProblem(m confFile, valid []confFile) string {
+func (in *installer) multusProblem(m confFile, valid []confFile, ourNetwork string) string {
 	own := in.cfg.confName
 	fix := fmt.Sprintf("let Multus generate its config from the first other file, ours (--multus-conf-file=auto), "+
 		"or point its clusterNetwork at %s", in.cfg.confPath())
@@ -82,14 +82,16 @@ func (in *installer) multusProblem(m confFile, valid []confFile) string {
 				return ""
 			}
 		} else {
-			// By name, Multus takes the first file of the conf dir with that network name.
+			// By name, Multus takes the first file of the conf dir with that network name: ours, when
+			// nothing before it has that name (ours keeps the primary's).
+			ok := ourNetwork == cn
 			for _, cf := range valid {
-				if cf.multus == multusNone && cf.network == cn {
-					if filepath.Base(cf.path) == own {
-						return ""
-					}
-					break
+				if cf.multus == multusNone && cf.network == cn && filepath.Base(cf.path) < own {
+					ok = false
 				}
+			}
+			if ok {
+				return ""
 			}
 		}
 		return fmt.Sprintf("Multus (%s) hands pods to clusterNetwork %q, which is not our conflist: %s", m.path, cn, fix)

@@ -31,7 +31,7 @@ func (in *installer) runtimeProblem(valid []confFile, skipped []skippedFile, our
 		case f.invalid != nil:
 			continue // CRI-O skips it
 		case f.conf.multus != multusNone:
-			if problem := in.multusProblem(f.conf, valid); problem != "" {
+			if problem := in.multusProblem(f.conf, valid, networkName(ours)); problem != "" {
 				return problem
 			}
 			continue // Multus hands the pod to our chain
@@ -77,6 +77,15 @@ func hasOtherConfig(valid []confFile, skipped []skippedFile, own string) bool {
 		}
 	}
 	return false
+}
+
+// networkName is a conflist's network name; "" when it does not parse.
+func networkName(conflist []byte) string {
+	list, err := libcni.ConfListFromBytes(conflist)
+	if err != nil {
+		return ""
+	}
+	return list.Name
 }
 
 // pluginTypes lists the plugin types of a config, conflist or single; nil when it does not parse.
