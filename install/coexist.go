@@ -62,7 +62,7 @@ func acceptable(want, cur []byte) bool {
 		return false
 	}
 	c, ok := parseChain(cur)
-	if !ok || slices.Contains(c.types, upstreamType) || len(w.plugins) == 0 {
+	if !ok || len(w.plugins) == 0 {
 		return false
 	}
 	if !sameFields(w.top, c.top, "plugins") {

@@ -211,3 +211,31 @@ func TestWithForeignKeepsTheirPlace(t *testing.T) {
 		t.Fatalf("the primary's entry is not the new one: %s", c.plugins[0])
 	}
 }
+
+// TestPrimaryChangeKeepsForeignEntries: re-deriving after a primary change writes the new chain with
+// the entries others had added, in one write (no window without them).
+func TestPrimaryChangeKeepsForeignEntries(t *testing.T) {
+	n := newTestNode(t)
+	primary := filepath.Join(n.confDir, "10-flannel.conflist")
+	writeFile(t, primary, flannelPrimary, 0o644)
+	in, err := newInstaller(mustConfig(t, n.args()), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundOnce(t, in)
+	mesh := &meshInstaller{entry: istioEntry, sorted: true}
+	b, _ := os.ReadFile(n.ours())
+	writeFile(t, n.ours(), string(mesh.patch(n.ours(), b)), 0o644)
+	if err := roundOnce(t, in); err != nil {
+		t.Fatalf("not ready with istio-cni added: %v", err)
+	}
+	writeFile(t, primary, flannelWith("v2"), 0o644)
+	if err := roundOnce(t, in); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(n.ours())
+	c, ok := parseChain(got)
+	if !ok || strings.Join(c.types, ",") != "flannel,portmap,cilium-chain,istio-cni" || !strings.Contains(string(got), "v2") {
+		t.Fatalf("after the primary change: %s", got)
+	}
+}
