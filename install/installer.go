@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -21,14 +22,17 @@ const noPrimary = "(none)"
 // installer owns the plugin binary and our conflist on one node. Only the watch loop calls its
 // methods; the readiness endpoint reads the readiness struct, which has its own lock.
 type installer struct {
-	cfg    *config
-	log    *logrus.Logger
-	entry  json.RawMessage
-	binary *binaryInstaller
-	ready  *readiness
-	gate   *agentGate // nil without --wait-for-agent
-	fights *fightDetector
-	now    func() time.Time
+	cfg     *config
+	log     *logrus.Logger
+	entry   json.RawMessage
+	binary  *binaryInstaller
+	ready   *readiness
+	gate    *agentGate // nil without --wait-for-agent
+	fights  *fightDetector
+	metrics *metrics
+	now     func() time.Time
+	// lastRound is when the loop last finished a round (Unix nanoseconds), for the liveness check.
+	lastRound atomic.Int64
 
 	gateOpen     bool
 	owned        bool      // the conflist on disk is the one we wrote
@@ -54,14 +58,16 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 		return nil, err
 	}
 	in := &installer{
-		cfg:    cfg,
-		log:    log,
-		entry:  entry,
-		binary: newBinaryInstaller(cfg.binarySource, cfg.binaryPath(), log),
-		ready:  newReadiness(cfg.readyFile, log),
-		fights: newFightDetector(cfg.fightThreshold, cfg.fightWindow),
-		now:    time.Now,
+		cfg:     cfg,
+		log:     log,
+		entry:   entry,
+		binary:  newBinaryInstaller(cfg.binarySource, cfg.binaryPath(), log),
+		ready:   newReadiness(cfg.readyFile, log),
+		fights:  newFightDetector(cfg.fightThreshold, cfg.fightWindow),
+		metrics: newMetrics(Version, time.Now),
+		now:     time.Now,
 	}
+	in.ready.gauge = in.metrics.ready
 	if cfg.waitForAgent {
 		in.gate = newAgentGate(cfg.agentSocket)
 	} else {
@@ -153,7 +159,11 @@ func (in *installer) desiredContent(valid []confFile, skipped []skippedFile) des
 func (in *installer) reconcile(ctx context.Context) time.Duration {
 	now := in.now()
 	// The binary first: a conflist must never name a plugin that is not there yet.
-	if _, err := in.binary.ensure(); err != nil {
+	copied, err := in.binary.ensure()
+	if copied || err != nil {
+		in.metrics.binaryInstalls.WithLabelValues(result(err)).Inc()
+	}
+	if err != nil {
 		in.status(logrus.ErrorLevel, "cannot install the plugin binary", err)
 		in.ready.setNotReady("plugin binary: " + err.Error())
 		return retryInterval
@@ -184,7 +194,9 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 		}
 		in.status(logrus.WarnLevel, d.problem, nil)
 		if exists && (in.owned || holdsOurEntry(cur)) {
-			if err := removeFile(path); err != nil {
+			err := removeFile(path)
+			in.metrics.removals.WithLabelValues(result(err)).Inc()
+			if err != nil {
 				in.status(logrus.ErrorLevel, "cannot remove our conflist", err)
 				return retryInterval
 			}
@@ -214,7 +226,9 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 			in.gateOpen = true
 			in.log.WithField("socket", in.cfg.agentSocket).Info("the Cilium agent is healthy")
 		}
-		if err := writeFileAtomic(path, want, 0o644); err != nil {
+		err := writeFileAtomic(path, want, 0o644)
+		in.metrics.conflistWrites.WithLabelValues(result(err)).Inc()
+		if err != nil {
 			in.status(logrus.ErrorLevel, "cannot write our conflist", err)
 			in.ready.setNotReady(err.Error())
 			return retryInterval
@@ -222,7 +236,9 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 		in.log.WithFields(logrus.Fields{"path": path, "from": d.source, "network": d.network}).Info("wrote conflist")
 	} else if in.owned && !bytes.Equal(cur, in.written) {
 		in.log.WithField("path", path).Info("another installer added its plugin entries to our conflist; keeping them")
+		in.metrics.foreign.WithLabelValues("kept").Inc()
 	}
+	in.metrics.matched()
 	in.owned, in.written, in.base, in.source = true, want, d.content, d.source
 	if d.problem != "" {
 		in.status(logrus.WarnLevel, d.problem, nil)
@@ -265,7 +281,9 @@ func (in *installer) detectFight(cur []byte, exists bool, now time.Time) {
 		change = "removed"
 	}
 	path := in.cfg.confPath()
+	in.metrics.foreign.WithLabelValues("restored").Inc()
 	if in.fights.record(now) {
+		in.metrics.backoffs.Inc()
 		in.backoffUntil = now.Add(in.cfg.fightBackoff)
 		in.log.WithField("path", path).Warnf("another process keeps changing our conflist (%d time(s) within %s); "+
 			"leaving it alone for %s instead of fighting. Look for a second cilium-chain installer, or Cilium's agent "+

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -18,8 +19,10 @@ import (
 // should be there; every probe checks the disk again, so a file removed behind our back reads as
 // not ready even before the loop notices.
 type readiness struct {
-	log  *logrus.Logger
-	file string // optional marker file, present while ready
+	log     *logrus.Logger
+	file    string           // optional marker file, present while ready
+	gauge   prometheus.Gauge // the ready metric; nil in tests that build a readiness alone
+	version string           // the plugin's own --version line, for /readyz; set before serving
 
 	mu       sync.Mutex
 	reason   string // why we are not ready; empty when ready
@@ -42,6 +45,7 @@ func (r *readiness) setReady(confPath string, conf []byte, binPath string, bin *
 	if changed {
 		r.log.Info("ready: plugin binary and conflist are in place")
 		r.syncFile(true)
+		r.setGauge(1)
 	}
 }
 
@@ -54,6 +58,7 @@ func (r *readiness) setNotReady(reason string) {
 	if changed {
 		r.log.WithField("reason", reason).Info("not ready")
 		r.syncFile(false)
+		r.setGauge(0)
 	}
 }
 
@@ -76,6 +81,12 @@ func (r *readiness) check() error {
 		return fmt.Errorf("conflist %s changed behind our back", confPath)
 	}
 	return nil
+}
+
+func (r *readiness) setGauge(v float64) {
+	if r.gauge != nil {
+		r.gauge.Set(v)
+	}
 }
 
 func (r *readiness) syncFile(ready bool) {
@@ -102,7 +113,7 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	fmt.Fprintln(w, "ok")
+	fmt.Fprintf(w, "ok: %s\n", r.version)
 }
 
 // listen binds the probe address now, so a taken port fails the start instead of a probe later.
@@ -114,9 +125,9 @@ func (r *readiness) listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serve answers /readyz on ln until ctx ends.
-func (r *readiness) serve(ctx context.Context, ln net.Listener) {
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+// serve answers h on ln until ctx ends.
+func (r *readiness) serve(ctx context.Context, ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
