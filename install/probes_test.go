@@ -70,6 +70,9 @@ func TestProbePort(t *testing.T) {
 	if code, body := get(t, h, "/healthz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "stuck") {
 		t.Errorf("/healthz = %d %q with a stuck loop", code, body)
 	}
+	// The next finished round makes it live again.
+	writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelWith("v2"), 0o644)
+	eventually(t, 2*time.Second, "live after a round", func() bool { code, _ := get(t, h, "/healthz"); return code == 200 })
 }
 
 // TestVersionFlag: --version prints the installer's version and exits 0 without touching a node.
