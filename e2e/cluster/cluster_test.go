@@ -63,6 +63,7 @@ func TestCluster(t *testing.T) {
 		{"5_old_pod_deleted_through_chain", s.step5DeleteOld, false},
 		{"6_rollout_new_image", s.step6Rollout, false},
 		{"7_uninstall", s.step7Uninstall, false},
+		{"8_installer_fail_closed_coexist_cilium_configmap", s.step8Installer, false},
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) && st.required {
