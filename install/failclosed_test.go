@@ -226,3 +226,16 @@ func TestRefusesFilesThatAreNotOurs(t *testing.T) {
 		})
 	}
 }
+
+// TestCiliumBakNamed: with no primary but a config Cilium's cni.exclusive renamed away, the reason says so.
+func TestCiliumBakNamed(t *testing.T) {
+	n := newTestNode(t)
+	writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist.cilium_bak"), flannelPrimary, 0o644)
+	in, err := newInstaller(mustConfig(t, n.args()), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := roundOnce(t, in); err == nil || !strings.Contains(err.Error(), "10-flannel.conflist.cilium_bak") {
+		t.Fatalf("readiness = %v, want the .cilium_bak file named", err)
+	}
+}

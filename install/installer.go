@@ -142,6 +142,9 @@ func (in *installer) desiredContent(valid []confFile, skipped []skippedFile) des
 				break
 			}
 		}
+		if bak, _ := filepath.Glob(filepath.Join(in.cfg.confDir, "*.cilium_bak")); len(bak) > 0 {
+			problem = fmt.Sprintf("%s; found %v, renamed away by Cilium's cni.exclusive: set cni.exclusive=false and rename them back", problem, bak)
+		}
 		return desired{source: noPrimary, problem: problem}
 	}
 	out, err := deriveConflist(p.data, p.lift, in.entry)
