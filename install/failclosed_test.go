@@ -185,15 +185,7 @@ func TestRuntimeRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = roundOnce(t, in)
-			if tt.wantReason == "" {
-				if err != nil {
-					t.Fatalf("not ready: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantReason) {
-				t.Fatalf("readiness = %v, want %q", err, tt.wantReason)
-			}
+			wantErrContaining(t, err, tt.wantReason)
 			if !exists(n.ours()) {
 				t.Error("ours not written: the reason is the runtime's, the file is still right")
 			}

@@ -52,15 +52,7 @@ func TestMultus(t *testing.T) {
 			if c, ok := parseChain(b); !ok || !fileContains(n.ours(), `"name": "`+tt.wantNetwork+`"`) || c.ours() < 1 {
 				t.Fatalf("ours is not chained onto %s: %s", tt.wantNetwork, b)
 			}
-			if tt.wantReason == "" {
-				if err != nil {
-					t.Fatalf("not ready: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantReason) {
-				t.Fatalf("readiness = %v, want %q", err, tt.wantReason)
-			}
+			wantErrContaining(t, err, tt.wantReason)
 		})
 	}
 }
