@@ -239,3 +239,19 @@ func TestPrimaryChangeKeepsForeignEntries(t *testing.T) {
 		t.Fatalf("after the primary change: %s", got)
 	}
 }
+
+// FuzzWithForeign: for any file on disk, restoring our chain with its foreign entries gives a file
+// that counts as ours, and nothing panics.
+func FuzzWithForeign(f *testing.F) {
+	f.Add(`{"cniVersion":"0.3.1","name":"cbr0","plugins":[{"type":"flannel"},` + linkerdEntry + `,{"type":"cilium-chain"},` + istioEntry + `]}`)
+	f.Add(`{"plugins":[{"type":"istio-cni"},{"type":"cilium-chain","x":1}]}`)
+	f.Add(`{"plugins":[{"type":1}]}`)
+	want := []byte(`{"cniVersion":"0.3.1","name":"cbr0","plugins":[{"type":"flannel"},{"type":"portmap"},{"type":"cilium-chain"}]}`)
+	f.Fuzz(func(t *testing.T, cur string) {
+		out := withForeign(want, []byte(cur))
+		if !acceptable(want, out) {
+			t.Fatalf("withForeign gave a file that is not ours:\n%s", out)
+		}
+		_ = acceptable([]byte(cur), want)
+	})
+}
