@@ -19,15 +19,17 @@ build: ## plugin and installer binaries into ./bin
 test: build peers
 	$(MAKE) test-unit test-fuzz-short soak-short e2e e2e-k8s e2e-cluster
 
-peers: ## the real peers used by tests: apt packages, cnitool + reference plugins + flannel
+peers: ## the real peers used by tests: apt packages, cnitool + reference plugins + flannel, helm
 	bash e2e/peers.sh apt
 	bash e2e/peers.sh cni
+	bash e2e/peers.sh helm
 
 clean:
 	rm -rf $(BIN) .cache .work
 
 include chain/chain.mk
 -include install/install.mk
+-include install/helm/helm.mk
 -include e2e/e2e.mk
 -include bench/bench.mk
 -include e2e/cluster/cluster.mk

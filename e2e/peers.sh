@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests run against, cached outside the clone so a second run
-# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|all
+# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|helm|all
 set -euo pipefail
 
 PEER_DIR=${PEER_DIR:-$HOME/.cache/cilium-chain}
@@ -9,6 +9,7 @@ CILIUM_VERSION=${CILIUM_VERSION:-v1.20.2}
 CNITOOL_VERSION=v1.3.1
 PLUGINS_VERSION=v1.9.1
 FLANNEL_VERSION=v0.9.1
+HELM_VERSION=v3.22.0
 mkdir -p "$BIN"
 
 say() { printf '[peers] %s\n' "$*" >&2; }
@@ -83,11 +84,15 @@ agent() {
 
 upstream_cni() { cilium_build cilium-cni github.com/cilium/cilium/plugins/cilium-cni; }
 
+# Helm renders, lints and installs install/helm/cilium-chain (and generates the plain manifest).
+helm() { go_install helm helm.sh/helm/v3/cmd/helm@$HELM_VERSION; }
+
 case ${1:-all} in
 apt) apt_deps ;;
 cni) cni_tools ;;
 agent) agent ;;
 upstream-cni) upstream_cni ;;
-all) apt_deps; cni_tools; agent; upstream_cni ;;
-*) echo "usage: $0 apt|cni|agent|upstream-cni|all" >&2; exit 2 ;;
+helm) helm ;;
+all) apt_deps; cni_tools; agent; upstream_cni; helm ;;
+*) echo "usage: $0 apt|cni|agent|upstream-cni|helm|all" >&2; exit 2 ;;
 esac

@@ -43,26 +43,12 @@ func mountConfigMap(t *testing.T, dir string, data map[string]string) {
 	}
 }
 
-// TestCiliumConfigMapAsIs: Cilium's cni-configuration ConfigMap, mounted where the manifest mounts
-// it, works unchanged in custom mode: its cilium-cni entry becomes ours, the rest stays; its network
-// name (generic-veth) is not Flannel's (cbr0), so it is refused unless --custom-name-mismatch says
-// what to do.
+// TestCiliumConfigMapAsIs: Cilium's cni-configuration ConfigMap, mounted as the chart mounts it
+// (customConflistConfigMap: its cni-config key as /etc/cilium-chain/custom-conflist), works unchanged
+// in custom mode: its cilium-cni entry becomes ours, the rest stays; its network name (generic-veth) is
+// not Flannel's (cbr0), so it is refused unless --custom-name-mismatch says what to do.
 func TestCiliumConfigMapAsIs(t *testing.T) {
 	cm := ciliumConfigMap(t)
-	m := loadManifest(t)
-	var mountPath string
-	for _, v := range m.daemonSet.Spec.Template.Spec.Volumes {
-		if v.ConfigMap != nil && v.ConfigMap.Name == cm.Name {
-			for _, vm := range m.daemonSet.Spec.Template.Spec.Containers[0].VolumeMounts {
-				if vm.Name == v.Name {
-					mountPath = vm.MountPath
-				}
-			}
-		}
-	}
-	if mountPath == "" {
-		t.Fatalf("the manifest does not mount Cilium's ConfigMap %s", cm.Name)
-	}
 	for _, tt := range []struct {
 		policy     string
 		wantName   string
@@ -74,9 +60,9 @@ func TestCiliumConfigMapAsIs(t *testing.T) {
 		t.Run(tt.policy, func(t *testing.T) {
 			n := newTestNode(t)
 			writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelPrimary, 0o644)
-			dir := filepath.Join(n.root, mountPath)
-			mountConfigMap(t, dir, cm.Data)
-			in, err := newInstaller(mustConfig(t, n.args("--mode=custom", "--custom-conflist="+filepath.Join(dir, "cni-config"),
+			dir := filepath.Join(n.root, "etc/cilium-chain")
+			mountConfigMap(t, dir, map[string]string{"custom-conflist": cm.Data["cni-config"]})
+			in, err := newInstaller(mustConfig(t, n.args("--mode=custom", "--custom-conflist="+filepath.Join(dir, "custom-conflist"),
 				"--custom-name-mismatch="+tt.policy)), quietLogger())
 			if err != nil {
 				t.Fatal(err)

@@ -30,6 +30,14 @@ func runMain(args []string, lookupEnv func(string) (string, bool), stdout, stder
 		fmt.Fprintf(stdout, "cilium-chain-install %s\n", Version)
 		return 0
 	}
+	if len(args) > 0 {
+		switch args[0] {
+		case "doctor":
+			return runDoctor(args[1:], lookupEnv, stdout, stderr)
+		case "uninstall":
+			return runUninstall(args[1:], lookupEnv, stdout, stderr)
+		}
+	}
 	cfg, err := parseConfig(args, lookupEnv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

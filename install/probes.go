@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,14 +32,11 @@ func (in *installer) serveHealthz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// pluginVersion asks the plugin binary in the image for its --version line, which /readyz reports.
-func pluginVersion(ctx context.Context, binary string) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "--version").Output()
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	if err != nil || line == "" {
-		return fmt.Sprintf("%s (version unknown: %v)", binary, err)
+// shippedPluginVersion names the plugin binary in the image by its own about line, for /readyz.
+func shippedPluginVersion(binary string) string {
+	v, err := pluginVersion(binary)
+	if err != nil {
+		return fmt.Sprintf("%s (version unknown: %v)", pluginType, err)
 	}
-	return line
+	return pluginType + " " + v
 }

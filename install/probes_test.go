@@ -23,7 +23,7 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 // once the loop has not finished a round for stuckAfter, /metrics counts what the loop did.
 func TestProbePort(t *testing.T) {
 	n := newTestNode(t)
-	writeFile(t, n.source, "#!/bin/sh\n[ \"$1\" = --version ] && echo 'cilium-chain v9.8.7'\n", 0o755)
+	writeFile(t, n.source, "#!/bin/sh\necho 'cilium-chain v9.8.7: chained CNI plugin' >&2\n", 0o755)
 	writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelPrimary, 0o644)
 	r := startInstaller(t, mustConfig(t, n.args("--resync=1h", "--fight-threshold=2", "--fight-backoff=1h")))
 	h := r.in.probeHandler()

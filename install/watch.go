@@ -26,7 +26,7 @@ func (in *installer) run(ctx context.Context) error {
 			in.log.WithField("dir", dir).Infof("removed %d stale temp file(s) of a previous run", n)
 		}
 	}
-	in.ready.version = pluginVersion(ctx, in.cfg.binarySource)
+	in.ready.version = shippedPluginVersion(in.cfg.binarySource)
 	in.lastRound.Store(in.now().UnixNano())
 	if in.cfg.readyAddr != "" {
 		ln, err := in.ready.listen(in.cfg.readyAddr)

@@ -36,6 +36,7 @@ type Agent struct {
 	mac       string
 	health    string
 	routeMTU  int64
+	daemon    Daemon
 	limiter   *limiter
 }
 

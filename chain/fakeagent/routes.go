@@ -14,14 +14,14 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	switch {
 	case r.Method == http.MethodGet && path == "/healthz":
 		a.mu.Lock()
-		state := a.health
+		status := a.statusResponse()
 		a.mu.Unlock()
-		writeJSON(w, http.StatusOK, &models.StatusResponse{Cilium: &models.Status{State: state}})
+		writeJSON(w, http.StatusOK, status)
 	case r.Method == http.MethodGet && path == "/config":
 		a.mu.Lock()
-		mtu := a.routeMTU
+		cfg := a.configuration()
 		a.mu.Unlock()
-		writeJSON(w, http.StatusOK, &models.DaemonConfiguration{Status: &models.DaemonConfigurationStatus{RouteMTU: mtu}})
+		writeJSON(w, http.StatusOK, cfg)
 	case r.Method == http.MethodGet && path == "/endpoint":
 		writeJSON(w, http.StatusOK, a.Endpoints())
 	case strings.HasPrefix(path, "/endpoint/"):
@@ -133,8 +133,9 @@ func (a *Agent) create(req *models.EndpointChangeRequest) *models.Endpoint {
 				K8sNamespace:    req.K8sNamespace,
 				K8sPodName:      req.K8sPodName,
 			},
-			Health: &models.EndpointHealth{OverallHealth: models.EndpointHealthStatusOK, Bpf: models.EndpointHealthStatusOK, Policy: models.EndpointHealthStatusOK, Connected: true},
-			Labels: &models.LabelConfigurationStatus{Realized: &models.LabelConfigurationSpec{User: req.Labels}},
+			Identity: identityFor(req.Labels),
+			Health:   &models.EndpointHealth{OverallHealth: models.EndpointHealthStatusOK, Bpf: models.EndpointHealthStatusOK, Policy: models.EndpointHealthStatusOK, Connected: true},
+			Labels:   &models.LabelConfigurationStatus{Realized: &models.LabelConfigurationSpec{User: req.Labels}},
 			Networking: &models.EndpointNetworking{
 				Addressing:             []*models.AddressPair{req.Addressing},
 				ContainerInterfaceName: req.ContainerInterfaceName,

@@ -23,13 +23,13 @@ const istioCNIEntry = `{"name":"istio-cni","type":"istio-cni","ipam":{},"dns":{}
 	`"cni_agent_run_dir":"/var/run/istio-cni","ambient_enabled":false,"enablement_selectors":[],"exclude_namespaces":null,` +
 	`"pod_namespace":"istio-system","native_nftables":false,"enable_ambient_detection_retry":false}`
 
-// step8Installer — issue 11 on the real node, after step 7's uninstall: the manifest applied again, then
+// step9Installer — issue 11 on the real node, after step 8 left it clean: the manifest applied again, then
 // (a) Flannel's conflist made unchainable while the installer runs: ours is kept, the DaemonSet goes
 // unready, a new pod still gets its endpoint; (b) a second process behaving as Istio's installer
 // (re-adds istio-cni on every change of our file, re-encoding it): the file converges holding both, no
 // fight, no backoff; (c) /metrics scraped; (d) the seed's own cni-configuration ConfigMap applied
 // unchanged in custom mode: pods go through its chain with cilium-chain in cilium-cni's place.
-func (s *scenario) step8Installer(t *testing.T) {
+func (s *scenario) step9Installer(t *testing.T) {
 	ours := filepath.Join(cniConfDir, chainConflist)
 	flannel := filepath.Join(cniConfDir, flannelConflist)
 	s.k.must(t, "apply", "-f", s.manifest)
@@ -116,10 +116,13 @@ func (s *scenario) step8Installer(t *testing.T) {
 		t.Fatalf("portmap (the seed's chain has it): %v", err)
 	}
 	s.k.must(t, "apply", "-f", filepath.Join(s.e.repo, "install", "testdata", "cilium-cni-configuration.yaml"))
-	s.k.must(t, "-n", "kube-system", "patch", "configmap", "cilium-chain-config", "--type=merge", "-p",
-		`{"data":{"CILIUM_CHAIN_MODE":"custom","CILIUM_CHAIN_CUSTOM_CONFLIST":"/etc/cilium-cni-configuration/cni-config",`+
-			`"CILIUM_CHAIN_CUSTOM_NAME_MISMATCH":"use-primary"}}`)
-	s.k.must(t, "-n", "kube-system", "rollout", "restart", "ds/cilium-chain")
+	// The plain manifest rendered with the three values install/README.md gives for it.
+	rendered := s.helm(t, "template", "cilium-chain", filepath.Join(s.e.repo, "install/helm/cilium-chain"), "--namespace", "kube-system",
+		"--no-hooks", "--set", "mode=custom", "--set", "customConflistConfigMap.name=cni-configuration",
+		"--set", "customNameMismatch=use-primary", "--set", "plugin.logFile="+s.pluginLog)
+	customManifest := s.e.path("etc", "cilium-chain-custom.yaml")
+	peer.WriteFile(t, customManifest, rendered)
+	s.k.must(t, "apply", "-f", customManifest)
 	s.waitDaemonSet(t, s.images.Installer)
 	custom, _ := os.ReadFile(ours)
 	if types := conflistTypes(custom); !slices.Equal(types, []string{"flannel", "portmap", "cilium-chain"}) {
