@@ -29,6 +29,7 @@ type installer struct {
 	ready   *readiness
 	gate    *agentGate // nil without --wait-for-agent
 	fights  *fightDetector
+	adopt   *adopter
 	metrics *metrics
 	now     func() time.Time
 	// lastRound is when the loop last finished a round (Unix nanoseconds), for the liveness check.
@@ -64,10 +65,13 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 		binary:  newBinaryInstaller(cfg.binarySource, cfg.binaryPath(), log),
 		ready:   newReadiness(cfg.readyFile, log),
 		fights:  newFightDetector(cfg.fightThreshold, cfg.fightWindow),
+		adopt:   newAdopter(cfg, log),
 		metrics: newMetrics(Version, time.Now),
 		now:     time.Now,
 	}
 	in.ready.gauge = in.metrics.ready
+	in.ready.details = in.adopt.details
+	in.adopt.gauges = in.metrics
 	if cfg.waitForAgent {
 		in.gate = newAgentGate(cfg.agentSocket)
 	} else {
@@ -250,6 +254,8 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 	}
 	in.status(logrus.DebugLevel, "conflist is up to date", nil)
 	in.ready.setReady(path, d.content, in.binary.dst, in.binary.verified)
+	// Our conflist is the runtime's: what ran before it can be adopted (the pass checks the agent itself).
+	in.adopt.trigger(ctx, d.content)
 	return 0
 }
 

@@ -17,8 +17,11 @@ type metrics struct {
 	ready          prometheus.Gauge
 	foreign        *prometheus.CounterVec // action: restored (someone undid our entry), kept (another installer added its entries)
 	backoffs       prometheus.Counter
-	// UnmanagedPods is the number of pods on the node that run without our endpoint (set by adoption).
-	UnmanagedPods prometheus.Gauge
+	// adoption's last pass (adopt.go)
+	unmanagedPods prometheus.Gauge
+	managedPods   prometheus.Gauge
+	adopted       prometheus.Counter
+	passFailures  prometheus.Counter
 
 	mu        sync.Mutex
 	lastMatch time.Time // the last round that found our conflist right for the primary
@@ -40,14 +43,23 @@ func newMetrics(version string, now func() time.Time) *metrics {
 	m.backoffs = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "fight_backoffs_total",
 		Help: "Times another writer kept changing our conflist and we left it alone for --fight-backoff."})
 	m.ready = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "ready", Help: "1 while /readyz answers ok."})
-	m.UnmanagedPods = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "unmanaged_pods",
-		Help: "Pods on this node that run without a cilium-chain endpoint (started before our conflist); set by adoption."})
+	gauge := func(name, help string) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+		m.reg.MustRegister(g)
+		return g
+	}
+	m.unmanagedPods = gauge("unmanaged_pods", "Pods on this node that run without a cilium-chain endpoint, after adoption's last pass.")
+	m.managedPods = gauge("managed_pods", "Pods on this node with a cilium-chain endpoint, after adoption's last pass.")
+	m.adopted = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "adopted_pods_total",
+		Help: "Pods that predated our conflist and were registered by adoption."})
+	m.passFailures = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "adoption_pass_failures_total",
+		Help: "Adoption passes that failed."})
 	since := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "seconds_since_conflist_matched",
 		Help: "Seconds since a round last found our conflist right for the current primary (-1: never)."}, m.sinceMatch)
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "info",
 		Help: "Always 1; the version label is the installer's.", ConstLabels: prometheus.Labels{"version": version}})
 	info.Set(1)
-	m.reg.MustRegister(m.backoffs, m.ready, m.UnmanagedPods, since, info)
+	m.reg.MustRegister(m.backoffs, m.ready, m.adopted, m.passFailures, since, info)
 	for _, r := range []string{"ok", "error"} {
 		m.binaryInstalls.WithLabelValues(r)
 		m.conflistWrites.WithLabelValues(r)
@@ -56,6 +68,16 @@ func newMetrics(version string, now func() time.Time) *metrics {
 	m.foreign.WithLabelValues("restored")
 	m.foreign.WithLabelValues("kept")
 	return m
+}
+
+// setAdoption takes adoption's pass counts (adoptionGauges).
+func (m *metrics) setAdoption(adopted, managed, unmanaged int, passFailed bool) {
+	m.unmanagedPods.Set(float64(unmanaged))
+	m.managedPods.Set(float64(managed))
+	m.adopted.Add(float64(adopted))
+	if passFailed {
+		m.passFailures.Inc()
+	}
 }
 
 func result(err error) string {

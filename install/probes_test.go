@@ -28,7 +28,7 @@ func TestProbePort(t *testing.T) {
 	r := startInstaller(t, mustConfig(t, n.args("--resync=1h", "--fight-threshold=2", "--fight-backoff=1h")))
 	h := r.in.probeHandler()
 	eventually(t, 5*time.Second, "ready", func() bool { code, _ := get(t, h, "/readyz"); return code == 200 })
-	if _, body := get(t, h, "/readyz"); body != "ok: cilium-chain v9.8.7\n" {
+	if _, body := get(t, h, "/readyz"); !strings.HasPrefix(body, "ok\n") || !strings.HasSuffix(body, "\nplugin: cilium-chain v9.8.7\n") {
 		t.Errorf("/readyz = %q, want the plugin's version", body)
 	}
 	if code, body := get(t, h, "/healthz"); code != 200 {
@@ -80,5 +80,25 @@ func TestVersionFlag(t *testing.T) {
 	p := startInstallerProcess(t, "--version")
 	if code := p.wait(t, 10*time.Second); code != 0 || p.output.String() != "cilium-chain-install dev\n" {
 		t.Fatalf("exit %d, output %q", code, p.output.String())
+	}
+}
+
+// TestAdoptionMetrics: adoption's pass counts reach /metrics through the adoptionGauges hook.
+func TestAdoptionMetrics(t *testing.T) {
+	n := newTestNode(t)
+	in, err := newInstaller(mustConfig(t, n.args()), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.adopt.gauges == nil {
+		t.Fatal("the adopter has no metrics hook")
+	}
+	in.adopt.gauges.setAdoption(2, 5, 1, true)
+	_, m := get(t, in.probeHandler(), "/metrics")
+	for _, want := range []string{"cilium_chain_install_unmanaged_pods 1", "cilium_chain_install_managed_pods 5",
+		"cilium_chain_install_adopted_pods_total 2", "cilium_chain_install_adoption_pass_failures_total 1"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

@@ -22,7 +22,8 @@ type readiness struct {
 	log     *logrus.Logger
 	file    string           // optional marker file, present while ready
 	gauge   prometheus.Gauge // the ready metric; nil in tests that build a readiness alone
-	version string           // the plugin's own --version line, for /readyz; set before serving
+	version string           // the plugin's about line, for /readyz; set before serving
+	details func() string    // optional lines after the verdict (the adoption report); set before serving
 
 	mu       sync.Mutex
 	reason   string // why we are not ready; empty when ready
@@ -109,11 +110,15 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
+	details := ""
+	if r.details != nil {
+		details = r.details()
+	}
 	if err := r.check(); err != nil {
-		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		http.Error(w, "not ready: "+err.Error()+"\n"+details, http.StatusServiceUnavailable)
 		return
 	}
-	fmt.Fprintf(w, "ok: %s\n", r.version)
+	fmt.Fprintf(w, "ok\n%splugin: %s\n", details, r.version)
 }
 
 // listen binds the probe address now, so a taken port fails the start instead of a probe later.
