@@ -69,6 +69,14 @@ func repairFromConfig(cfg *config, log *logrus.Logger) (*repairer, error) {
 	return newRepairer(cfg, log, api), nil
 }
 
+// setRepair hands adoption's passes to r (nil: repair off) and r's counts to the metrics.
+func (in *installer) setRepair(r *repairer) {
+	in.adopt.repair = r
+	if r != nil {
+		r.counter = in.metrics
+	}
+}
+
 func newRepairer(cfg *config, log *logrus.Logger, api *podAPI) *repairer {
 	return &repairer{method: cfg.repairMethod, barePods: cfg.repairBarePods, perMinute: cfg.repairPerMinute,
 		node: cfg.nodeName, api: api, log: log, now: time.Now, grace: repairGrace,

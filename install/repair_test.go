@@ -431,7 +431,7 @@ func TestRepairOptions(t *testing.T) {
 }
 
 // Wired to adoption: a pod the installer's passes report unmanaged (adoption off here) is evicted
-// once its grace time is over; /readyz shows repair's line.
+// once its grace time is over; /readyz and /metrics show it.
 func TestRepairFollowsAdoptionPasses(t *testing.T) {
 	a := newAdoptionNode(t)
 	a.cacheEntry(t, "c0ffee01", "old")
@@ -446,7 +446,7 @@ func TestRepairFollowsAdoptionPasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.repair = true
-	in.adopt.repair = newRepairer(cfg, log, f.podAPI(t))
+	in.setRepair(newRepairer(cfg, log, f.podAPI(t)))
 	in.adopt.repair.grace = 100 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -459,6 +459,9 @@ func TestRepairFollowsAdoptionPasses(t *testing.T) {
 	eventually(t, 5*time.Second, "/readyz", func() bool {
 		return strings.Contains(readyz(in), "repair on (evict, at most 3 a minute): 1 pods restarted")
 	})
+	if _, m := get(t, in.probeHandler(), "/metrics"); !strings.Contains(m, `cilium_chain_install_repairs_total{method="evict",result="repaired"} 1`) {
+		t.Fatalf("/metrics lacks the repair:\n%s", m)
+	}
 }
 
 // The chart grants repair's RBAC and mounts the token only with repair.enabled, and only the verbs its

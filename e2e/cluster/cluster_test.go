@@ -71,7 +71,8 @@ func TestCluster(t *testing.T) {
 		{"6_rollout_new_image", s.step6Rollout, false},
 		{"7_uninstall", s.step7Uninstall, false},
 		{"8_helm_install_doctor_upgrade_uninstall", s.step8Helm, false},
-		{"9_repair_what_cannot_be_adopted", s.stepRepair, false},
+		{"8b_repair_what_cannot_be_adopted", s.stepRepair, false},
+		{"9_installer_fail_closed_coexist_cilium_configmap", s.step9Installer, false},
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) && st.required {

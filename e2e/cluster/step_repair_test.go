@@ -13,7 +13,7 @@ import (
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
-// stepRepair — issue 13's opt-in repair, on the node step 8 left bare: a Deployment's pod and a bare
+// stepRepair — issue 13's opt-in repair, on the node step 8 left bare (and left so for step 9): a Deployment's pod and a bare
 // pod run through Flannel alone; the chart is installed with adoption off (so neither can be adopted)
 // and repair on. The Deployment's pod is evicted and its replacement comes up through the chain with
 // an endpoint; the bare pod is only reported, same UID, still without an endpoint.
