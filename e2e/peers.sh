@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests run against, cached outside the clone so a second run
-# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|all
+# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|hubble|all
 set -euo pipefail
 
 PEER_DIR=${PEER_DIR:-$HOME/.cache/cilium-chain}
@@ -83,11 +83,15 @@ agent() {
 
 upstream_cni() { cilium_build cilium-cni github.com/cilium/cilium/plugins/cilium-cni; }
 
+# The Hubble CLI lives in the cilium module (observe flows on an agent's hubble.sock).
+hubble() { cilium_build hubble github.com/cilium/cilium/hubble; }
+
 case ${1:-all} in
 apt) apt_deps ;;
 cni) cni_tools ;;
 agent) agent ;;
 upstream-cni) upstream_cni ;;
+hubble) hubble ;;
 all) apt_deps; cni_tools; agent; upstream_cni ;;
-*) echo "usage: $0 apt|cni|agent|upstream-cni|all" >&2; exit 2 ;;
+*) echo "usage: $0 apt|cni|agent|upstream-cni|hubble|all" >&2; exit 2 ;;
 esac

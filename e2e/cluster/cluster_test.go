@@ -73,26 +73,33 @@ func TestCluster(t *testing.T) {
 }
 
 // startAgent takes the machine-wide agent lock (after all the work that needs no agent), then runs
-// the agent with Kubernetes. Pods are deleted again before it stops, so their DEL reaches it.
+// each node's agent with Kubernetes. Pods are deleted again before they stop, so their DEL reaches
+// them.
 func (s *scenario) startAgent(t *testing.T) {
 	t.Helper()
 	s.agentLock, s.tm.agentLockWait = takeAgentLock(t, s.e)
 	began := time.Now()
-	s.agent, s.api = startAgent(t, s.e, s.cp)
+	for _, n := range s.nodes {
+		n.startAgent(t, s.cp)
+	}
+	s.agent, s.api = s.nodes[0].agent, s.nodes[0].api
 	s.tm.agentUp = time.Since(began)
 	t.Cleanup(func() { s.deleteAllPods(t) })
-	st, err := s.api.Healthz()
-	if err != nil {
-		t.Fatalf("agent healthz: %v", err)
+	for _, n := range s.nodes {
+		st, err := n.api.Healthz()
+		if err != nil {
+			t.Fatalf("%s: agent healthz: %v", n, err)
+		}
+		k8s := "(none)"
+		if st.Kubernetes != nil {
+			k8s = st.Kubernetes.State + " " + st.Kubernetes.Msg
+		}
+		if st.Kubernetes == nil || st.Kubernetes.State != "Ok" {
+			t.Fatalf("%s: agent is not connected to Kubernetes: %s", n, k8s)
+		}
+		t.Logf("%s: cilium-agent up (Kubernetes: %s)", n, k8s)
 	}
-	k8s := "(none)"
-	if st.Kubernetes != nil {
-		k8s = st.Kubernetes.State + " " + st.Kubernetes.Msg
-	}
-	if st.Kubernetes == nil || st.Kubernetes.State != "Ok" {
-		t.Fatalf("agent is not connected to Kubernetes: %s", k8s)
-	}
-	t.Logf("cilium-agent up in %s (Kubernetes: %s)", s.tm.agentUp.Round(time.Millisecond), k8s)
+	t.Logf("both agents up in %s", s.tm.agentUp.Round(time.Millisecond))
 }
 
 // prepareManifest is the manifest as an operator applies it, with one documented option set: the

@@ -75,8 +75,10 @@ func (c *cacheEntry) hostVeth() string {
 	return ""
 }
 
-func readCacheEntries() ([]*cacheEntry, error) {
-	files, err := filepath.Glob(filepath.Join(libcniCacheDir, "*"))
+func readCacheEntries() ([]*cacheEntry, error) { return readCacheEntriesIn(libcniCacheDir) }
+
+func readCacheEntriesIn(dir string) ([]*cacheEntry, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +97,19 @@ func readCacheEntries() ([]*cacheEntry, error) {
 	return out, nil
 }
 
-// cacheEntryForPod finds the attachment of a pod's sandbox by the K8S_POD_UID containerd passed.
+// cacheEntryForPod finds the attachment of a pod's sandbox on node 1 by the K8S_POD_UID containerd
+// passed.
 func cacheEntryForPod(uid string) (*cacheEntry, error) {
-	entries, err := readCacheEntries()
+	return cacheEntryForPodIn(libcniCacheDir, uid)
+}
+
+// cacheEntryForPod is cacheEntryForPod in the node's libcni cache.
+func (n *node) cacheEntryForPod(uid string) (*cacheEntry, error) {
+	return cacheEntryForPodIn(n.file(libcniCacheDir), uid)
+}
+
+func cacheEntryForPodIn(dir, uid string) (*cacheEntry, error) {
+	entries, err := readCacheEntriesIn(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +124,7 @@ func cacheEntryForPod(uid string) (*cacheEntry, error) {
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("no libcni cache entry for pod uid %s in %s", uid, libcniCacheDir)
+		return nil, fmt.Errorf("no libcni cache entry for pod uid %s in %s", uid, dir)
 	}
 	return found, nil
 }

@@ -46,13 +46,15 @@ func (s *scenario) step3ChainedPods(t *testing.T) {
 	}
 	s.checkCiliumEndpoints(t, ids)
 
-	bad, err := nonLoopbackListeners()
-	if err != nil {
-		t.Error(err)
-	} else if len(bad) > 0 {
-		t.Errorf("the node netns listens beyond loopback: %v", bad)
-	} else {
-		t.Logf("ok: every listening socket of the node netns (control plane, kubelet, containerd, agent, installer) is on loopback")
+	for _, n := range s.nodes {
+		bad, err := n.nonLocalListeners()
+		if err != nil {
+			t.Error(err)
+		} else if len(bad) > 0 {
+			t.Errorf("%s: the node netns listens beyond loopback and the nodes' link %s: %v", n, nodeLink, bad)
+		} else {
+			t.Logf("ok: %s: every listening socket of the node netns (control plane, kubelet, containerd, flanneld, agent, installer) is on loopback or %s", n, nodeLink)
+		}
 	}
 	if err := checkIPAMConsistent(); err != nil {
 		t.Errorf("IPAM: %v", err)
@@ -62,8 +64,8 @@ func (s *scenario) step3ChainedPods(t *testing.T) {
 // checkChained asserts one pod went through the chain and returns its endpoint (nil on failure).
 func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 	t.Helper()
-	if got := p.cni.pluginTypes(); !slices.Equal(got, []string{"flannel", "cilium-chain"}) {
-		t.Errorf("%s was added through %v, want [flannel cilium-chain]", p, got)
+	if got := p.cni.pluginTypes(); !slices.Equal(got, chainedTypes) {
+		t.Errorf("%s was added through %v, want %v", p, got, chainedTypes)
 	}
 	var ep *models.Endpoint
 	err := peer.Eventually(30*time.Second, 200*time.Millisecond, func() error {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# nodeinit.sh — node 2's namespace holder. nsinit.sh runs it through `unshare --net --mount` (same
+# pid namespace as the test): it gives the new mount namespace node 1's layout, built afresh from
+# the host's directories (nsinit.sh bound them at $WORK/lower before covering them), so nothing of
+# node 1 shows through:
+#   - /run is a private tmpfs (containerd, netns, cilium, flannel of node 2);
+#   - /etc, /opt, /var/lib, /var/log are overlays whose writes land in $WORK/<node>/overlay;
+#   - /sys is this netns's sysfs with the cgroup hierarchies bound back;
+# brings lo up, says ready and sleeps: the test starts node 2's processes with nsenter --target
+# <this pid> --net --mount. It dies with the pid namespace.
+#
+# Usage (from nsinit.sh only): nodeinit.sh <work dir> <node>
+set -euo pipefail
+
+WORK=$1
+NODE=$2
+say() { printf '[nodeinit %s] %s\n' "$NODE" "$*" >&2; }
+trap 'say "setup failed at line $LINENO: $BASH_COMMAND"' ERR
+
+mount -t tmpfs -o mode=0755,size=512m "cluster-$NODE-run" /run
+mkdir -p /run/netns /run/lock
+for d in etc opt var/lib var/log; do
+	o=$WORK/$NODE/overlay/${d//\//-}
+	mkdir -p "$o/upper" "$o/work"
+	mount -t overlay "cluster-$NODE-${d//\//-}" -o "lowerdir=$WORK/lower/${d//\//-},upperdir=$o/upper,workdir=$o/work" "/$d"
+done
+mkdir -p "$WORK/$NODE/cgroup"
+mount --rbind /sys/fs/cgroup "$WORK/$NODE/cgroup"
+mount -t sysfs "cluster-$NODE-sys" /sys
+mount --rbind "$WORK/$NODE/cgroup" /sys/fs/cgroup
+umount -l "$WORK/$NODE/cgroup"
+ip link set lo up
+trap - ERR
+touch "$WORK/$NODE/ready"
+exec sleep infinity
