@@ -22,6 +22,9 @@ type scenario struct {
 	old          *pod
 	a, b, other  *pod
 	d            *pod
+	nm           []*pod // the nm DaemonSet's pods, one per node in node order
+	otherN2      *pod   // app: other on node 2
+	crossPods    []*pod // the single pods of steps 6a–6d (other-n2 …), deleted in 6e
 }
 
 // TestCluster is issue 7: the seven steps against one real cluster, in order. The agent is started on
@@ -62,6 +65,9 @@ func TestCluster(t *testing.T) {
 		{"4_policies_l3_l4", s.step4Policies, false},
 		{"5_old_pod_deleted_through_chain", s.step5DeleteOld, false},
 		{"6_rollout_new_image", s.step6Rollout, false},
+		{"6a_nm_cross_node_policy", s.step6aCrossNode, false},
+		{"6b_hubble_flows", s.step6bHubble, false},
+		{"6e_cross_node_pods_deleted", s.step6eCrossNodeCleanup, false},
 		{"7_uninstall", s.step7Uninstall, false},
 	}
 	for _, st := range steps {

@@ -129,9 +129,11 @@ func cacheEntryForPodIn(dir, uid string) (*cacheEntry, error) {
 	return found, nil
 }
 
-// hostLocalReservations maps each reserved IP to the container ID in host-local's store.
-func hostLocalReservations() (map[string]string, error) {
-	files, err := os.ReadDir(hostLocalDir)
+// hostLocalReservations maps each reserved IP to the container ID in node 1's host-local store.
+func hostLocalReservations() (map[string]string, error) { return hostLocalReservationsIn(hostLocalDir) }
+
+func hostLocalReservationsIn(dir string) (map[string]string, error) {
+	files, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("host-local store: %w", err)
 	}
@@ -140,7 +142,7 @@ func hostLocalReservations() (map[string]string, error) {
 		if f.Name() == "lock" || strings.HasPrefix(f.Name(), "last_reserved_ip") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(hostLocalDir, f.Name()))
+		b, err := os.ReadFile(filepath.Join(dir, f.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("host-local store: %w", err)
 		}
@@ -150,14 +152,17 @@ func hostLocalReservations() (map[string]string, error) {
 	return out, nil
 }
 
-// checkIPAMConsistent: every host-local reservation belongs to a sandbox with a libcni cache entry,
-// and every cache entry of our network holds exactly one reservation (nothing leaked either way).
-func checkIPAMConsistent() error {
-	entries, err := readCacheEntries()
+// checkIPAMConsistent: on node 1, every host-local reservation belongs to a sandbox with a libcni
+// cache entry, and every cache entry of our network holds exactly one reservation (nothing leaked
+// either way).
+func checkIPAMConsistent() error { return checkIPAMConsistentIn(libcniCacheDir, hostLocalDir) }
+
+func checkIPAMConsistentIn(cacheDir, hostLocal string) error {
+	entries, err := readCacheEntriesIn(cacheDir)
 	if err != nil {
 		return err
 	}
-	res, err := hostLocalReservations()
+	res, err := hostLocalReservationsIn(hostLocal)
 	if err != nil {
 		return err
 	}
