@@ -92,6 +92,6 @@ cni) cni_tools ;;
 agent) agent ;;
 upstream-cni) upstream_cni ;;
 hubble) hubble ;;
-all) apt_deps; cni_tools; agent; upstream_cni ;;
+all) apt_deps; cni_tools; agent; upstream_cni; hubble ;;
 *) echo "usage: $0 apt|cni|agent|upstream-cni|hubble|all" >&2; exit 2 ;;
 esac

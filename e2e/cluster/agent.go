@@ -3,7 +3,6 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,12 +116,14 @@ func otherAgents(e *env) []string {
 // agentArgs run v1.20.2 with Kubernetes in generic-veth chaining: CRD identities (no kvstore), labels
 // from the pods, policies from CiliumNetworkPolicy objects, native routing with no masquerade (Flannel
 // host-gw routes between the nodes; other nodes' pods are known from their CiliumEndpoints), Hubble
-// on its unix socket; tcx off so the programs show as tc filters; nothing that needs iptables or
-// Envoy.
+// on its unix socket, kube-proxy replacement (there is no kube-proxy) with socket LB confined to the
+// node's own cgroup (see socketLBCgroup) and the iptables rules it requires (in the node's netns);
+// tcx off so the programs show as tc filters; nothing that needs Envoy.
 func agentArgs(n *node, kubeconfig string) []string {
+	on := map[string]bool{"--enable-hubble=false": true, "--kube-proxy-replacement=false": true, "--install-iptables-rules=false": true}
 	var off []string
 	for _, f := range peer.AgentFlagsOff() {
-		if f != "--enable-hubble=false" {
+		if !on[f] {
 			off = append(off, f)
 		}
 	}
@@ -145,6 +146,9 @@ func agentArgs(n *node, kubeconfig string) []string {
 		"--devices=ext0",
 		"--enable-hubble=true",
 		"--hubble-socket-path=" + hubbleSock,
+		"--kube-proxy-replacement=true",
+		"--install-iptables-rules=true",
+		"--cgroup-root=" + n.path("agent", "cgroupv2"),
 	}, off...)
 }
 
@@ -164,13 +168,12 @@ func (n *node) startAgent(t *testing.T, cp *controlPlane) (*peer.Proc, *agentAPI
 		t.Fatalf("bpf symlink: %v", err)
 	}
 	n.run(t, "mount", "-t", "bpf", "bpf", bpffs)
-	t.Cleanup(func() {
-		a := n.argv("umount", bpffs)
-		if _, err := cmdOut(context.Background(), nil, a[0], a[1:]...); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-	})
-	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + n.name}
+	t.Cleanup(func() { n.unmount(t, bpffs) })
+	n.socketLBCgroup(t)
+	// As the seed's k8sServiceHost/k8sServicePort: with kube-proxy replacement the agent talks to
+	// the apiserver directly, not through the kubernetes Service it implements itself.
+	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + n.name,
+		"KUBERNETES_SERVICE_HOST=" + apiServerIP, "KUBERNETES_SERVICE_PORT=6443"}
 	p := n.start(t, "cilium-agent", 60*time.Second, env, append([]string{n.e.bin("cilium-agent")}, agentArgs(n, cp.kubeconfig)...)...)
 	api := &agentAPI{peer.NewAgentAPI(n.file(agentSock))}
 	err := peer.WaitAgentReady(p, api.AgentAPI, 5*time.Minute, 200*time.Millisecond, nil)
@@ -178,5 +181,41 @@ func (n *node) startAgent(t *testing.T, cp *controlPlane) (*peer.Proc, *agentAPI
 		t.Fatalf("%s: agent not ready: %v\n--- agent log (tail) ---\n%s", n, err, p.LogTail(80))
 	}
 	n.agent, n.api = p, api
+	n.checkSocketLBScope(t)
 	return p, api
+}
+
+// socketLBCgroup gives the agent's socket LB the node's own cgroup v2 subtree: the kubelet's
+// --cgroup-root in the unified hierarchy, where runc puts the node's pods, bound at the agent's
+// --cgroup-root. The agent attaches its connect/sendmsg hooks to the cgroup mounted there, and
+// mounts the whole cgroup2 hierarchy itself if nothing is: that would hook every process of the
+// machine, so the bind is checked before the agent starts.
+func (n *node) socketLBCgroup(t *testing.T) {
+	t.Helper()
+	dir := n.path("agent", "cgroupv2")
+	n.mkdirs(t, dir)
+	n.run(t, "mount", "--bind", filepath.Join("/sys/fs/cgroup/unified", n.cgroupRoot), dir)
+	t.Cleanup(func() { n.unmount(t, dir) })
+	mounts, err := mountTableAt(n.mountinfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mounts {
+		if m.point == dir && m.root == n.cgroupRoot && m.fsType == "cgroup2" {
+			return
+		}
+	}
+	t.Fatalf("%s: %s is not the node's cgroup2 subtree %s: the agent would hook the machine's root cgroup", n, dir, n.cgroupRoot)
+}
+
+// checkSocketLBScope: the agent's socket hooks sit on the node's cgroup, none on the machine's
+// cgroup2 root.
+func (n *node) checkSocketLBScope(t *testing.T) {
+	t.Helper()
+	root := mustOut(t, "bpftool", "cgroup", "show", "/sys/fs/cgroup/unified")
+	own := mustOut(t, "bpftool", "cgroup", "show", filepath.Join("/sys/fs/cgroup/unified", n.cgroupRoot))
+	if strings.Contains(root, "cil_") || !strings.Contains(own, "cil_sock4_connect") {
+		t.Fatalf("%s: socket LB programs: machine's cgroup2 root:\n%s\nnode's cgroup %s:\n%s", n, root, n.cgroupRoot, own)
+	}
+	t.Logf("ok: %s: socket LB hooks on the node's cgroup %s only (none on the machine's cgroup2 root):\n%s", n, n.cgroupRoot, strings.TrimSpace(own))
 }

@@ -67,6 +67,8 @@ func TestCluster(t *testing.T) {
 		{"6_rollout_new_image", s.step6Rollout, false},
 		{"6a_nm_cross_node_policy", s.step6aCrossNode, false},
 		{"6b_hubble_flows", s.step6bHubble, false},
+		{"6c_service_without_kube_proxy", s.step6cService, false},
+		{"6d_hostport_portmap", s.step6dHostPort, false},
 		{"6e_cross_node_pods_deleted", s.step6eCrossNodeCleanup, false},
 		{"7_uninstall", s.step7Uninstall, false},
 	}

@@ -26,10 +26,15 @@ func (p *pod) String() string { return p.name }
 
 // testPodYAML runs the test image's TCP server on 80 and 8080 on node 1; it answers with the pod
 // name.
-func testPodYAML(name, app, image string) string { return podYAML(name, app, image, nodeName) }
+func testPodYAML(name, app, image string) string { return podYAML(name, app, image, nodeName, 0) }
 
-// podYAML is testPodYAML on the given node (scheduled there by its hostname label).
-func podYAML(name, app, image, node string) string {
+// podYAML is testPodYAML on the given node (scheduled there by its hostname label); a hostPort other
+// than 0 maps it to the server's port 80.
+func podYAML(name, app, image, node string, hostPort int) string {
+	ports := ""
+	if hostPort != 0 {
+		ports = fmt.Sprintf("    ports:\n    - containerPort: 80\n      hostPort: %d\n      protocol: TCP\n", hostPort)
+	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -48,12 +53,12 @@ spec:
     image: %s
     imagePullPolicy: Never
     args: ["serve", "80", "8080"]
-    env:
+%s    env:
     - name: POD_NAME
       valueFrom:
         fieldRef:
           fieldPath: metadata.name
-`, name, app, node, image)
+`, name, app, node, image, ports)
 }
 
 // podStatus is the part of a Pod object the test reads.
@@ -94,7 +99,7 @@ func (c *cluster) createPod(t *testing.T, name, app string) *pod {
 func (c *cluster) createPodOn(t *testing.T, n *node, name, app string) *pod {
 	t.Helper()
 	began := time.Now()
-	if _, err := c.k.apply(context.Background(), podYAML(name, app, c.images.TestApp, n.name)); err != nil {
+	if _, err := c.k.apply(context.Background(), podYAML(name, app, c.images.TestApp, n.name, 0)); err != nil {
 		t.Fatalf("create pod %s: %v", name, err)
 	}
 	return c.waitPod(t, n, name, app, began)

@@ -47,8 +47,13 @@ func (s *scenario) step6bHubble(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if flow = peer.FindFlow(flows, src, dst, 80, c.verdict, c.dropReason); flow == nil {
+			if flow = peer.FindFlow(flows, c.src.ip, c.dst.ip, 80, c.verdict, c.dropReason); flow == nil {
 				return fmt.Errorf("no %s %s flow %s → %s:80 among %d flows to %s", c.verdict, c.dropReason, src, dst, len(flows), dst)
+			}
+			// Hubble names both ends, the remote one from the ipcache (its CiliumEndpoint).
+			if got := [2]peer.HubblePeer{flow.Flow.Source, flow.Flow.Destination}; got[0].Namespace+"/"+got[0].PodName != src ||
+				got[1].Namespace+"/"+got[1].PodName != dst {
+				return fmt.Errorf("flow %s names %s/%s → %s/%s, want %s → %s", flow, got[0].Namespace, got[0].PodName, got[1].Namespace, got[1].PodName, src, dst)
 			}
 			return nil
 		})

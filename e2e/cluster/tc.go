@@ -15,7 +15,9 @@ import (
 func tcProgramsOn(link string) (peer.Programs, error) { return tcProgramsIn("", link) }
 
 // tcPrograms reads the programs on a link of the node's netns.
-func (n *node) tcPrograms(link string) (peer.Programs, error) { return tcProgramsIn(n.netnsPath(), link) }
+func (n *node) tcPrograms(link string) (peer.Programs, error) {
+	return tcProgramsIn(n.netnsPath(), link)
+}
 
 // tcProgramsIn: every caller expects the veth to be there, so a missing link is an error here.
 func tcProgramsIn(nsPath, link string) (peer.Programs, error) {

@@ -123,6 +123,15 @@ func unmountNew(t *testing.T, base mountBaseline, roots ...string) {
 	}
 }
 
+// unmount unmounts one path in the node's mount namespace.
+func (n *node) unmount(t *testing.T, path string) {
+	t.Helper()
+	a := n.argv("umount", path)
+	if _, err := cmdOut(context.Background(), nil, a[0], a[1:]...); err != nil {
+		t.Errorf("teardown: %v", err)
+	}
+}
+
 // mountinfo is the node's mount table.
 func (n *node) mountinfo() string {
 	if n.holder == 0 {
@@ -198,7 +207,8 @@ func unmountNewAt(t *testing.T, mountinfo string, base mountBaseline, unmount fu
 	}
 }
 
-type mountEntry struct{ id, point string }
+// mountEntry is one mountinfo line: ID, the mounted subtree (root), mount point, file system type.
+type mountEntry struct{ id, root, point, fsType string }
 
 // mountTableAt reads a mountinfo file: mount ID (field 1) and mount point (field 5).
 func mountTableAt(mountinfo string) ([]mountEntry, error) {
@@ -212,7 +222,15 @@ func mountTableAt(mountinfo string) ([]mountEntry, error) {
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) > 4 {
-			out = append(out, mountEntry{id: fields[0], point: unescapeMount(fields[4])})
+			e := mountEntry{id: fields[0], root: unescapeMount(fields[3]), point: unescapeMount(fields[4])}
+			// After the optional fields comes "-", then the type.
+			for i := 5; i+1 < len(fields); i++ {
+				if fields[i] == "-" {
+					e.fsType = fields[i+1]
+					break
+				}
+			}
+			out = append(out, e)
 		}
 	}
 	return out, sc.Err()

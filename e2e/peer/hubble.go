@@ -76,12 +76,12 @@ func HubbleObserve(hubble, sock string, filters ...string) ([]HubbleFlow, error)
 	return flows, sc.Err()
 }
 
-// FindFlow returns the first flow from srcPod to dstPod (namespace/name) on TCP port with verdict
-// (and, if not empty, drop reason), or nil.
-func FindFlow(flows []HubbleFlow, srcPod, dstPod string, port int, verdict, dropReason string) *HubbleFlow {
+// FindFlow returns the first flow from srcIP to dstIP on TCP port with verdict (and, if not empty,
+// drop reason), or nil.
+func FindFlow(flows []HubbleFlow, srcIP, dstIP string, port int, verdict, dropReason string) *HubbleFlow {
 	for i := range flows {
 		f := &flows[i].Flow
-		if f.Source.Namespace+"/"+f.Source.PodName != srcPod || f.Destination.Namespace+"/"+f.Destination.PodName != dstPod {
+		if f.IP.Source != srcIP || f.IP.Destination != dstIP {
 			continue
 		}
 		if f.L4.TCP == nil || f.L4.TCP.DestinationPort != port || f.Verdict != verdict {
