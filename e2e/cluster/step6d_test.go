@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,13 +37,20 @@ func (s *scenario) step6dHostPort(t *testing.T) {
 	t.Logf("ok: %s: portmap's DNAT rule for hostPort %d: %s", n1, hostPort, grepLines(nat, rule))
 
 	addr := fmt.Sprintf("%s:%d", n1.ip, hostPort)
+	before := portmapPackets(t, n1, hp)
 	code, out := s.k.execIn(nm2.name, "/testapp", "dial", addr, "3s")
 	if code != 0 || !strings.Contains(out, "hello from "+hp.name) {
 		t.Fatalf("%s (on %s) → %s (hostPort of %s on %s): exit %d: %s", nm2, nm2.node, addr, hp, n1, code, out)
 	}
 	t.Logf("ok: %s (on %s) → %s answered %q", nm2, nm2.node, addr, strings.TrimSpace(out))
-	counters := n1.run(t, "iptables", "-t", "nat", "-L", "CNI-HOSTPORT-DNAT", "-v", "-n", "-x")
-	t.Logf("%s: portmap's chain after the connection:\n%s", n1, counters)
+	// The connection's first packet went through portmap's rule (nat sees one packet per connection).
+	if after := portmapPackets(t, n1, hp); after <= before {
+		t.Errorf("%s: portmap's DNAT for %s counted %d packets before the connection, %d after: it was not portmap's DNAT", n1, hp, before, after)
+	} else {
+		t.Logf("ok: %s: portmap's DNAT jump for %s counted %d → %d packets: the connection was DNATed by portmap", n1, hp, before, after)
+	}
+	// Cilium's kube-proxy replacement registers hostPorts as services of its own too (shown for the
+	// record; here the DNAT above did the work).
 	var svcs []struct {
 		Spec struct {
 			FrontendAddress struct {
@@ -61,4 +69,21 @@ func (s *scenario) step6dHostPort(t *testing.T) {
 			}
 		}
 	}
+}
+
+// portmapPackets is the packet counter of portmap's CNI-HOSTPORT-DNAT jump for the pod's sandbox.
+func portmapPackets(t *testing.T, n *node, p *pod) int {
+	t.Helper()
+	out := n.run(t, "iptables", "-t", "nat", "-L", "CNI-HOSTPORT-DNAT", "-v", "-n", "-x")
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.Contains(l, p.cni.ContainerID) {
+			pkts, err := strconv.Atoi(f[0])
+			if err != nil {
+				t.Fatalf("%s: portmap chain line %q: %v", n, l, err)
+			}
+			return pkts
+		}
+	}
+	t.Fatalf("%s: no portmap DNAT jump for %s in:\n%s", n, p, out)
+	return 0
 }
