@@ -29,10 +29,34 @@ spec:
     protocol: TCP
 `
 
+// hostNetPodYAML is an idle test pod in the node's own network namespace (no CNI).
+func hostNetPodYAML(name, image, node string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  namespace: default
+spec:
+  hostNetwork: true
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: 5
+  nodeSelector:
+    kubernetes.io/hostname: %s
+  containers:
+  - name: app
+    image: %s
+    imagePullPolicy: Never
+    args: ["wait"]
+`, name, node, image)
+}
+
 // step6cService — the seed's first test, kube-proxy-free: no kube-proxy runs (no KUBE-* rules on
-// either node), the agents' kube-proxy replacement (socket LB on the node's pods) serves a ClusterIP
-// Service in front of the nm pods: from node 2's nm pod it reaches both backends, one on each node;
-// and the L3 policy still applies to service traffic (other-n2 is denied through the ClusterIP).
+// either node), the agents serve a ClusterIP Service in front of the nm pods: from node 2's nm pod
+// it reaches both backends, one on each node; from node 2's own network namespace too (a
+// hostNetwork pod): there only kube-proxy replacement's socket LB translates (Cilium's per-packet
+// LB runs on pod veths); and the L3 policy still applies to service traffic (other-n2 is denied
+// through the ClusterIP).
 func (s *scenario) step6cService(t *testing.T) {
 	if len(s.nm) != 2 || s.otherN2 == nil {
 		t.Fatal("needs step 6a's pods")
@@ -76,6 +100,20 @@ func (s *scenario) step6cService(t *testing.T) {
 		t.Errorf("%s → %s 20 times answered by %v, want both backends (%s on %s, %s on %s)", nm2, vip, seen, nm1, nm1.node, nm2, nm2.node)
 	} else {
 		t.Logf("ok: %s (on %s) → ClusterIP %s, 20 connections: %v (a backend on each node)", nm2, nm2.node, vip, seen)
+	}
+
+	// A hostNetwork pod: node 2's netns, in node 2's cgroup (socket LB's scope).
+	if _, err := s.k.apply(t.Context(), hostNetPodYAML("hostnet-n2", s.images.TestApp, nm2.node.name)); err != nil {
+		t.Fatalf("hostNetwork pod: %v", err)
+	}
+	defer s.k.run(t.Context(), "delete", "pod", "hostnet-n2", "--wait=true", "--timeout=60s")
+	if _, err := s.k.run(t.Context(), "wait", "--for=condition=Ready", "pod/hostnet-n2", "--timeout=120s"); err != nil {
+		t.Fatalf("hostNetwork pod: %v", err)
+	}
+	if code, out := s.k.execIn("hostnet-n2", "/testapp", "dial", vip, "3s"); code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "hello from nm-") {
+		t.Errorf("node 2's network namespace (hostNetwork pod) → service %s: exit %d: %s; without kube-proxy only socket LB serves it", vip, code, strings.TrimSpace(out))
+	} else {
+		t.Logf("ok: %s's own network namespace (hostNetwork pod hostnet-n2) → ClusterIP %s: %q (socket LB)", nm2.node, vip, strings.TrimSpace(out))
 	}
 
 	pods := []*pod{nm1, nm2, o2}
