@@ -207,6 +207,7 @@ all() {
 	timed kubelet kubelet
 	timed containerd containerd
 	timed agent bash "$ROOT/e2e/peers.sh" agent
+	timed helm bash "$ROOT/e2e/peers.sh" helm
 	timed hubble bash "$ROOT/e2e/peers.sh" hubble
 	timed flanneld flanneld
 	say "all peers ready in $((SECONDS - start)) s (this run: $(step_times))"
@@ -215,7 +216,7 @@ all() {
 # step_times summarizes this run's steps (≈ 0 s each when everything was cached).
 step_times() {
 	local n out=()
-	for n in apt peers cni portmap control-plane kubelet containerd agent hubble flanneld; do
+	for n in apt peers cni portmap control-plane kubelet containerd agent helm hubble flanneld; do
 		out+=("$n $(cat "$BIN/.step-$n.seconds" 2>/dev/null || echo '?') s")
 	done
 	local IFS=,

@@ -3,7 +3,7 @@
 # pid namespace as the test): it gives the new mount namespace node 1's layout, built afresh from
 # the host's directories (nsinit.sh bound them at $WORK/lower before covering them), so nothing of
 # node 1 shows through:
-#   - /run is a private tmpfs (containerd, netns, cilium, flannel of node 2);
+#   - /run is a tmpfs of its own (containerd, netns, cilium, flannel of node 2), shared as node 1's;
 #   - /etc, /opt, /var/lib, /var/log are overlays whose writes land in $WORK/<node>/overlay;
 #   - /sys is this netns's sysfs with the cgroup hierarchies bound back;
 # brings lo up, says ready and sleeps: the test starts node 2's processes with nsenter --target
@@ -18,6 +18,8 @@ say() { printf '[nodeinit %s] %s\n' "$NODE" "$*" >&2; }
 trap 'say "setup failed at line $LINENO: $BASH_COMMAND"' ERR
 
 mount -t tmpfs -o mode=0755,size=512m "cluster-$NODE-run" /run
+# Shared like node 1's (nsinit.sh): the installer mounts /var/run/netns with HostToContainer.
+mount --make-shared /run
 mkdir -p /run/netns /run/lock
 for d in etc opt var/lib var/log; do
 	o=$WORK/$NODE/overlay/${d//\//-}

@@ -117,6 +117,18 @@ func (s *scenario) waitDaemonSet(t *testing.T, image string) {
 	}
 }
 
+// installerPod is the installer DaemonSet's pod on node n ("pod/<name>"): with two nodes,
+// `kubectl exec ds/cilium-chain` would pick either.
+func (s *scenario) installerPod(t *testing.T, n *node) string {
+	t.Helper()
+	out, err := s.k.run(t.Context(), "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=cilium-chain",
+		"--field-selector", "spec.nodeName="+n.name, "-o", "name")
+	if name := strings.TrimSpace(out); err != nil || name == "" || strings.Contains(name, "\n") {
+		t.Fatalf("installer pod on %s: %q %v", n, out, err)
+	}
+	return strings.TrimSpace(out)
+}
+
 func httpGet(url string) (string, error) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(url)
