@@ -21,7 +21,7 @@ trap 'say "setup failed at line $LINENO: $BASH_COMMAND"' ERR
 # finds the mount of /var/run/netns by path in mountinfo, sees only node 2's own /run. It is shared
 # like node 1's (nsinit.sh): the installer mounts /var/run/netns with HostToContainer.
 while mountpoint -q /run; do umount -l /run; done
-{ findmnt -rn -o TARGET || true; } | grep '^/run/' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+{ findmnt -rn -o TARGET | grep '^/run/' || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 mount -t tmpfs -o mode=0755,size=512m "cluster-$NODE-run" /run
 mount --make-shared /run
 mkdir -p /run/netns /run/lock
