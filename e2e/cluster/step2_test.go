@@ -123,10 +123,11 @@ func (s *scenario) installerPod(t *testing.T, n *node) string {
 	t.Helper()
 	out, err := s.k.run(t.Context(), "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=cilium-chain",
 		"--field-selector", "spec.nodeName="+n.name, "-o", "name")
-	if name := strings.TrimSpace(out); err != nil || name == "" || strings.Contains(name, "\n") {
+	name, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	if err != nil || name == "" {
 		t.Fatalf("installer pod on %s: %q %v", n, out, err)
 	}
-	return strings.TrimSpace(out)
+	return name
 }
 
 func httpGet(url string) (string, error) {
