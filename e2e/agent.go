@@ -28,6 +28,7 @@ type agent struct {
 	p        *proc
 	apiUps   []time.Duration // start → API answering, per start
 	startups []time.Duration // start → state Ok and host endpoint ready, per start
+	hubble   string          // Hubble's observer socket if on (the demo, see hubble.go); empty: off
 }
 
 // newAgent prepares the agent's directories and private bpffs; start runs it.
@@ -63,9 +64,10 @@ func (a *agent) path(elem ...string) string {
 	return filepath.Join(append([]string{a.dir}, elem...)...)
 }
 
-// args are the shared flags (peer.AgentArgs) plus the policy directory the tests drop CNPs into.
+// args are the shared flags (peer.AgentArgs, Hubble on if the demo asks) plus the policy directory
+// the tests drop CNPs into.
 func (a *agent) args() []string {
-	return append(peer.AgentArgs(a.dir, a.sock), "--static-cnp-path="+a.cnpDir)
+	return append(withHubble(peer.AgentArgs(a.dir, a.sock), a.hubble), "--static-cnp-path="+a.cnpDir)
 }
 
 // start runs the agent and waits until it is fully up: API answering with state Ok, and the host

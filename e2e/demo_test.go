@@ -55,7 +55,8 @@ func TestDemo(t *testing.T) {
 	e.tl.requirePlugin(t)
 	say("network namespace %s stands in for a Kubernetes node (device %s, %s);", e.node.ns, peer.NodeDevice, peer.NodeIP)
 	say("etcd runs inside it (the agent keeps security identities there).")
-	say("starting cilium-agent v1.20.2 in it: generic-veth chaining, no Kubernetes, policies from %s ...", e.agent.cnpDir)
+	say("starting cilium-agent v1.20.2 in it: generic-veth chaining, no Kubernetes, Hubble on, policies from %s ...", e.agent.cnpDir)
+	e.agent.hubble = e.agent.path("hubble.sock")
 	took := e.agent.start(t)
 	say("agent ready after %s (it compiled its eBPF datapath with clang on the way).", took.Round(100*time.Millisecond))
 
@@ -114,6 +115,18 @@ func TestDemo(t *testing.T) {
 	var dropped *noAnswer
 	if allowed != nil || !errors.As(denied, &dropped) {
 		t.Errorf("want 80 allowed and 8080 dropped (no answer); got %v / %v", allowed, denied)
+	}
+	say("Hubble, built into the agent, saw both (hubble observe --to-ip %s -o json):", server.ip)
+	for _, c := range []struct {
+		port            int
+		verdict, reason string
+	}{{80, "FORWARDED", ""}, {8080, "DROPPED", "POLICY_DENIED"}} {
+		line, err := hubbleFlow(e.tl, e.agent.hubble, client, server, c.port, c.verdict, c.reason)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		say("  %s", line)
 	}
 
 	step(7, "Tear down")

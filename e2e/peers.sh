@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests run against, cached outside the clone so a second run
-# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|helm|all
+# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|helm|hubble|all
 set -euo pipefail
 
 PEER_DIR=${PEER_DIR:-$HOME/.cache/cilium-chain}
@@ -91,12 +91,16 @@ upstream_cni() { cilium_build cilium-cni github.com/cilium/cilium/plugins/cilium
 # Helm renders, lints and installs install/helm/cilium-chain (and generates the plain manifest).
 helm() { go_install helm helm.sh/helm/v3/cmd/helm@$HELM_VERSION; }
 
+# The Hubble CLI lives in the cilium module (observe flows on an agent's hubble.sock).
+hubble() { cilium_build hubble github.com/cilium/cilium/hubble; }
+
 case ${1:-all} in
 apt) apt_deps ;;
 cni) cni_tools ;;
 agent) agent ;;
 upstream-cni) upstream_cni ;;
 helm) helm ;;
-all) apt_deps; cni_tools; agent; upstream_cni; helm ;;
-*) echo "usage: $0 apt|cni|agent|upstream-cni|helm|all" >&2; exit 2 ;;
+hubble) hubble ;;
+all) apt_deps; cni_tools; agent; upstream_cni; helm; hubble ;;
+*) echo "usage: $0 apt|cni|agent|upstream-cni|helm|hubble|all" >&2; exit 2 ;;
 esac

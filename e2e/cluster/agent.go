@@ -3,7 +3,6 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,8 +18,9 @@ const (
 	// agentLock serializes real agents on this machine: every agent uses /var/run/cilium whatever its
 	// flags say, and other engineers' e2e runs start theirs. Ours has a private /run, but the kernel
 	// state (bpf, sysctls) is shared, so it waits its turn like everyone else.
-	agentLock = "cilium-chain-agent.lock"
-	agentSock = "/var/run/cilium/cilium.sock" // the default, which the plugin and the installer use
+	agentLock  = "cilium-chain-agent.lock"
+	agentSock  = "/var/run/cilium/cilium.sock" // the default, which the plugin and the installer use
+	hubbleSock = "/var/run/cilium/hubble.sock" // the default observer socket the Hubble CLI reads
 	// agentRange is the agent's own allocation range (cilium_host's router IP): outside Flannel's
 	// podCIDR, so the agent never picks an address host-local hands to a pod.
 	agentRange = "10.200.0.0/24"
@@ -114,9 +114,19 @@ func otherAgents(e *env) []string {
 }
 
 // agentArgs run v1.20.2 with Kubernetes in generic-veth chaining: CRD identities (no kvstore), labels
-// from the pods, policies from CiliumNetworkPolicy objects; tcx off so the programs show as tc
-// filters; nothing that needs iptables, Envoy or Hubble.
-func agentArgs(e *env, kubeconfig string) []string {
+// from the pods, policies from CiliumNetworkPolicy objects, native routing with no masquerade (Flannel
+// host-gw routes between the nodes; other nodes' pods are known from their CiliumEndpoints), Hubble
+// on its unix socket, kube-proxy replacement (there is no kube-proxy) with socket LB confined to the
+// node's own cgroup (see socketLBCgroup) and the iptables rules it requires (in the node's netns);
+// tcx off so the programs show as tc filters; nothing that needs Envoy.
+func agentArgs(n *node, kubeconfig string) []string {
+	on := map[string]bool{"--enable-hubble=false": true, "--kube-proxy-replacement=false": true, "--install-iptables-rules=false": true}
+	var off []string
+	for _, f := range peer.AgentFlagsOff() {
+		if !on[f] {
+			off = append(off, f)
+		}
+	}
 	return append([]string{
 		"--enable-k8s=true",
 		"--k8s-kubeconfig-path=" + kubeconfig,
@@ -124,43 +134,88 @@ func agentArgs(e *env, kubeconfig string) []string {
 		"--cni-chaining-mode=generic-veth",
 		"--cni-exclusive=false",
 		"--ipam=kubernetes",
-		"--ipv4-range=" + agentRange,
+		"--ipv4-range=" + n.agentRange,
 		"--routing-mode=native",
 		"--ipv4-native-routing-cidr=" + clusterCIDR,
 		"--enable-ipv4=true",
 		"--enable-ipv6=false",
-		"--state-dir=" + e.path("agent", "state"),
-		"--lib-dir=" + e.path("agent", "lib"),
-		"--bpf-root=" + e.path("agent", "bpffs"),
+		"--state-dir=" + n.path("agent", "state"),
+		"--lib-dir=" + n.path("agent", "lib"),
+		"--bpf-root=" + n.path("agent", "bpffs"),
 		"--socket-path=" + agentSock,
 		"--devices=ext0",
-	}, peer.AgentFlagsOff()...)
+		"--enable-hubble=true",
+		"--hubble-socket-path=" + hubbleSock,
+		"--kube-proxy-replacement=true",
+		"--install-iptables-rules=true",
+		"--cgroup-root=" + n.path("agent", "cgroupv2"),
+	}, off...)
 }
 
-// startAgent runs the agent in the node netns and waits until its API says Ok and its host endpoint
-// is ready (datapath compiled and loaded).
+// startAgent runs node 1's agent (see node.startAgent).
 func startAgent(t *testing.T, e *env, cp *controlPlane) (*peer.Proc, *agentAPI) {
 	t.Helper()
-	for _, d := range []string{"state", "lib", "bpffs"} {
-		if err := os.MkdirAll(e.path("agent", d), 0o755); err != nil {
-			t.Fatalf("agent dir: %v", err)
-		}
-	}
-	if err := os.Symlink(e.bpfSrc, e.path("agent", "lib", "bpf")); err != nil {
+	return node1(e).startAgent(t, cp)
+}
+
+// startAgent runs the agent in the node's namespaces and waits until its API says Ok and its host
+// endpoint is ready (datapath compiled and loaded).
+func (n *node) startAgent(t *testing.T, cp *controlPlane) (*peer.Proc, *agentAPI) {
+	t.Helper()
+	bpffs := n.path("agent", "bpffs")
+	n.mkdirs(t, n.path("agent", "state"), n.path("agent", "lib"), bpffs)
+	if err := os.Symlink(n.e.bpfSrc, n.path("agent", "lib", "bpf")); err != nil && !os.IsExist(err) {
 		t.Fatalf("bpf symlink: %v", err)
 	}
-	mustOut(t, "mount", "-t", "bpf", "bpf", e.path("agent", "bpffs"))
-	t.Cleanup(func() {
-		if _, err := cmdOut(context.Background(), nil, "umount", e.path("agent", "bpffs")); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-	})
-	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + nodeName}
-	p := startProc(t, e, "cilium-agent", 60*time.Second, env, append([]string{e.bin("cilium-agent")}, agentArgs(e, cp.kubeconfig)...)...)
-	api := &agentAPI{peer.NewAgentAPI(agentSock)}
+	n.run(t, "mount", "-t", "bpf", "bpf", bpffs)
+	t.Cleanup(func() { n.unmount(t, bpffs) })
+	n.socketLBCgroup(t)
+	// As the seed's k8sServiceHost/k8sServicePort: with kube-proxy replacement the agent talks to
+	// the apiserver directly, not through the kubernetes Service it implements itself.
+	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + n.name,
+		"KUBERNETES_SERVICE_HOST=" + apiServerIP, "KUBERNETES_SERVICE_PORT=6443"}
+	p := n.start(t, "cilium-agent", 60*time.Second, env, append([]string{n.e.bin("cilium-agent")}, agentArgs(n, cp.kubeconfig)...)...)
+	api := &agentAPI{peer.NewAgentAPI(n.file(agentSock))}
 	err := peer.WaitAgentReady(p, api.AgentAPI, 5*time.Minute, 200*time.Millisecond, nil)
 	if err != nil {
-		t.Fatalf("agent not ready: %v\n--- agent log (tail) ---\n%s", err, p.LogTail(80))
+		t.Fatalf("%s: agent not ready: %v\n--- agent log (tail) ---\n%s", n, err, p.LogTail(80))
 	}
+	n.agent, n.api = p, api
+	n.checkSocketLBScope(t)
 	return p, api
+}
+
+// socketLBCgroup gives the agent's socket LB the node's own cgroup v2 subtree: the kubelet's
+// --cgroup-root in the unified hierarchy, where runc puts the node's pods, bound at the agent's
+// --cgroup-root. The agent attaches its connect/sendmsg hooks to the cgroup mounted there, and
+// mounts the whole cgroup2 hierarchy itself if nothing is: that would hook every process of the
+// machine, so the bind is checked before the agent starts.
+func (n *node) socketLBCgroup(t *testing.T) {
+	t.Helper()
+	dir := n.path("agent", "cgroupv2")
+	n.mkdirs(t, dir)
+	n.run(t, "mount", "--bind", filepath.Join("/sys/fs/cgroup/unified", n.cgroupRoot), dir)
+	t.Cleanup(func() { n.unmount(t, dir) })
+	mounts, err := mountTableAt(n.mountinfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mounts {
+		if m.point == dir && m.root == n.cgroupRoot && m.fsType == "cgroup2" {
+			return
+		}
+	}
+	t.Fatalf("%s: %s is not the node's cgroup2 subtree %s: the agent would hook the machine's root cgroup", n, dir, n.cgroupRoot)
+}
+
+// checkSocketLBScope: the agent's socket hooks sit on the node's cgroup, none on the machine's
+// cgroup2 root.
+func (n *node) checkSocketLBScope(t *testing.T) {
+	t.Helper()
+	root := mustOut(t, "bpftool", "cgroup", "show", "/sys/fs/cgroup/unified")
+	own := mustOut(t, "bpftool", "cgroup", "show", filepath.Join("/sys/fs/cgroup/unified", n.cgroupRoot))
+	if strings.Contains(root, "cil_") || !strings.Contains(own, "cil_sock4_connect") {
+		t.Fatalf("%s: socket LB programs: machine's cgroup2 root:\n%s\nnode's cgroup %s:\n%s", n, root, n.cgroupRoot, own)
+	}
+	t.Logf("ok: %s: socket LB hooks on the node's cgroup %s only (none on the machine's cgroup2 root):\n%s", n, n.cgroupRoot, strings.TrimSpace(own))
 }

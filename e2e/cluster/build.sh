@@ -6,15 +6,19 @@
 #   - kubelet v1.35.4 (its own copy of e2e-k8s.sh's throwaway module, so concurrent builds never share
 #     a go.sum being rewritten)
 #   - containerd v2.2.1 + containerd-shim-runc-v2 + ctr (go install, CGO off, no btrfs/devmapper/zfs)
+#   - flanneld v0.28.10 (a throwaway module: one dependency is refused by the proxy, see flanneld())
+#   - the Hubble CLI from the cilium v1.20.2 module (e2e/peers.sh hubble)
+#   - portmap v1.9.1; Debian iptables: portmap and flanneld --ip-masq run it in each node netns
 # Each piece records its build time in $PEER_DIR/bin/.<name>.buildtime (only when it really built).
 #
-# Usage: build.sh [all|kubelet|containerd|apt]
+# Usage: build.sh [all|kubelet|containerd|flanneld|apt]
 set -euo pipefail
 
 PEER_DIR=${PEER_DIR:-$HOME/.cache/cilium-chain}
 BIN=$PEER_DIR/bin
 K8S_VERSION=${K8S_VERSION:-v1.35.4}
 CONTAINERD_VERSION=${CONTAINERD_VERSION:-v2.2.1}
+FLANNELD_VERSION=${FLANNELD_VERSION:-v0.28.10}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 mkdir -p "$BIN"
 
@@ -29,7 +33,7 @@ progress() {
 
 apt_deps() {
 	local missing=() pkg
-	for pkg in runc etcd-server; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+	for pkg in runc etcd-server iptables; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 	((${#missing[@]})) || return 0
 	say "apt-get install ${missing[*]}"
 	apt-get update -qq
@@ -79,6 +83,113 @@ containerd() {
 	say "containerd built in $((SECONDS - start)) s"
 }
 
+# flanneld builds in a throwaway module: `go install github.com/flannel-io/flannel@v0.28.10` fails
+# because the proxy refuses github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc@v1.3.188,
+# which main.go pulls in through the tencentvpc backend. A local stub of that one package (the
+# types and calls pkg/backend/tencentvpc uses, every call an error) replaces it: that backend is
+# never selected here (host-gw). cgo on: the udp backend needs it.
+flanneld() {
+	fresh flanneld "$FLANNELD_VERSION" && return
+	local mod=$PEER_DIR/flanneld-mod-$FLANNELD_VERSION start=$SECONDS
+	local stub=$mod/tencentvpc-stub
+	mkdir -p "$stub/v20170312"
+	cat >"$mod/go.mod" <<MOD
+module flanneldpeer
+
+go 1.26
+
+require (
+	github.com/flannel-io/flannel $FLANNELD_VERSION
+	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc v1.3.188
+)
+
+// Refused by the module proxy here; never used (tencentvpc backend).
+replace github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc => ./tencentvpc-stub
+MOD
+	printf 'package main\n' >"$mod/doc.go"
+	printf 'module github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc\n\ngo 1.21\n' >"$stub/go.mod"
+	cat >"$stub/v20170312/stub.go" <<'GO'
+// Package v20170312 stands in for the Tencent Cloud VPC SDK, which the module proxy refuses: just
+// what flannel's tencentvpc backend compiles against. Every call fails.
+package v20170312
+
+import "errors"
+
+var errStub = errors.New("tencentcloud vpc: not available in this build")
+
+type Filter struct {
+	Name   *string
+	Values []*string
+}
+
+type Route struct {
+	DestinationCidrBlock *string
+	GatewayType          *string
+	GatewayId            *string
+	RouteId              *uint64
+	RouteType            *string
+	Enabled              *bool
+}
+
+type RouteTable struct {
+	RouteTableId *string
+	RouteSet     []*Route
+}
+
+type DescribeRouteTablesRequest struct{ Filters []*Filter }
+
+type DescribeRouteTablesResponse struct {
+	Response *struct{ RouteTableSet []*RouteTable }
+}
+
+type DeleteRoutesRequest struct {
+	RouteTableId *string
+	Routes       []*Route
+}
+
+type DeleteRoutesResponse struct{}
+
+type CreateRoutesRequest struct {
+	RouteTableId *string
+	Routes       []*Route
+}
+
+type CreateRoutesResponse struct{}
+
+type Client struct{}
+
+func NewClientWithSecretId(secretID, secretKey, region string) (*Client, error) { return nil, errStub }
+
+func NewDescribeRouteTablesRequest() *DescribeRouteTablesRequest { return &DescribeRouteTablesRequest{} }
+func NewDeleteRoutesRequest() *DeleteRoutesRequest               { return &DeleteRoutesRequest{} }
+func NewCreateRoutesRequest() *CreateRoutesRequest               { return &CreateRoutesRequest{} }
+
+func (c *Client) DescribeRouteTables(*DescribeRouteTablesRequest) (*DescribeRouteTablesResponse, error) {
+	return nil, errStub
+}
+func (c *Client) DeleteRoutes(*DeleteRoutesRequest) (*DeleteRoutesResponse, error) { return nil, errStub }
+func (c *Client) CreateRoutes(*CreateRoutesRequest) (*CreateRoutesResponse, error) { return nil, errStub }
+GO
+	say "building flanneld $FLANNELD_VERSION (≈ 5 min on 2 busy cores)"
+	(cd "$mod" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -v -trimpath \
+		-ldflags="-s -w -X github.com/flannel-io/flannel/pkg/version.Version=$FLANNELD_VERSION" \
+		-o "$BIN/flanneld.tmp" github.com/flannel-io/flannel 2>&1 | progress flanneld "$(date +%s)")
+	[[ -x $BIN/flanneld.tmp ]] || die "flanneld build produced nothing"
+	mv "$BIN/flanneld.tmp" "$BIN/flanneld"
+	echo "$FLANNELD_VERSION" >"$BIN/.flanneld.version"
+	echo "$((SECONDS - start))" >"$BIN/.flanneld.buildtime"
+	say "flanneld built in $((SECONDS - start)) s"
+}
+
+# portmap (hostPort), kept in Flannel's conflist as kube-flannel ships it.
+portmap() {
+	local pkg=github.com/containernetworking/plugins/plugins/meta/portmap@v1.9.1
+	[[ -x $BIN/portmap && $(cat "$BIN/.portmap.version" 2>/dev/null) == "$pkg" ]] && return
+	say "go install $pkg"
+	GOBIN=$BIN CGO_ENABLED=0 GOFLAGS=-mod=mod go install "$pkg"
+	echo "$pkg" >"$BIN/.portmap.version"
+}
+
 timed() { # <name> <fn...>: runs a step and records its wall time for the timing report
 	local name=$1 start=$SECONDS
 	shift
@@ -91,18 +202,21 @@ all() {
 	timed apt apt_deps
 	timed peers bash "$ROOT/e2e/peers.sh" apt
 	timed cni bash "$ROOT/e2e/peers.sh" cni
+	timed portmap portmap
 	timed control-plane bash "$ROOT/install/e2e-k8s.sh" build
 	timed kubelet kubelet
 	timed containerd containerd
 	timed agent bash "$ROOT/e2e/peers.sh" agent
 	timed helm bash "$ROOT/e2e/peers.sh" helm
+	timed hubble bash "$ROOT/e2e/peers.sh" hubble
+	timed flanneld flanneld
 	say "all peers ready in $((SECONDS - start)) s (this run: $(step_times))"
 }
 
 # step_times summarizes this run's steps (≈ 0 s each when everything was cached).
 step_times() {
 	local n out=()
-	for n in apt peers cni control-plane kubelet containerd agent helm; do
+	for n in apt peers cni portmap control-plane kubelet containerd agent helm hubble flanneld; do
 		out+=("$n $(cat "$BIN/.step-$n.seconds" 2>/dev/null || echo '?') s")
 	done
 	local IFS=,
@@ -114,5 +228,6 @@ all) all ;;
 apt) apt_deps ;;
 kubelet) kubelet ;;
 containerd) containerd ;;
-*) echo "usage: $0 [all|kubelet|containerd|apt]" >&2; exit 2 ;;
+flanneld) flanneld ;;
+*) echo "usage: $0 [all|kubelet|containerd|flanneld|apt]" >&2; exit 2 ;;
 esac

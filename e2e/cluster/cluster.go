@@ -38,12 +38,14 @@ func loadImages(t *testing.T, e *env) *images {
 	return &im
 }
 
-// cluster is the running single-node cluster and what the steps share.
+// cluster is the running cluster and what the steps share. The fields containerd … podCIDR are
+// node 1's (the single node's, as the steps knew them); nodes holds both.
 type cluster struct {
 	e            *env
 	images       *images
 	cp           *controlPlane
 	k            *kubectl
+	nodes        []*node
 	containerd   *peer.Proc
 	kubelet      *peer.Proc
 	agent        *peer.Proc
@@ -55,14 +57,21 @@ type cluster struct {
 	flannel      []byte // 10-flannel.conflist as written, to show nobody changed it
 }
 
-// startCluster brings up everything but the agent: control plane, containerd, kubelet, Flannel's CNI
-// config (node Ready), and Cilium's CRDs. Cleanups stop each process by PID in reverse order.
+// startCluster brings up everything but the agents: control plane, on each node containerd,
+// kubelet and kube-flannel's part (flanneld, its CNI config: node Ready), and Cilium's CRDs.
+// Cleanups stop each process by PID in reverse order.
 func startCluster(t *testing.T, e *env) *cluster {
 	t.Helper()
 	c := &cluster{e: e, images: loadImages(t, e), repoManifest: filepath.Join(e.repo, "install", "kubernetes", "cilium-chain.yaml")}
+	nodes, err := newNodes(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes = nodes
 	began := time.Now()
-	// The node name must resolve to the kubelet's loopback address for logs/exec (private /etc).
-	appendFile(t, "/etc/hosts", "127.0.0.1 "+nodeName+"\n")
+	// The apiserver reaches each kubelet by node name (logs/exec): node 1's on loopback, node 2's on
+	// its address (node 1's private /etc).
+	appendFile(t, "/etc/hosts", "127.0.0.1 "+nodeName+"\n"+node2IP+" "+nodes[1].name+"\n")
 	c.cp = startControlPlane(t, e)
 	c.k = c.cp.kubectl
 	c.tm.apiServer = time.Since(began)
@@ -70,25 +79,39 @@ func startCluster(t *testing.T, e *env) *cluster {
 	for _, a := range c.images.Archives {
 		archives = append(archives, filepath.Join(e.images, a))
 	}
-	// The node's teardown is registered before its processes start, so it runs after they stopped
+	// Each node's teardown is registered before its processes start, so it runs after they stopped
 	// (cleanups run last-in first-out): leftover shims/containers by PID, then mounts, then cgroups.
-	t.Cleanup(func() { removeCgroupRoot(t, e) })
-	mounts := takeMountBaseline(t)
-	t.Cleanup(func() {
-		unmountNew(t, mounts, e.path("kubelet"), e.path("containerd"), "/run/containerd", "/run/netns")
-	})
-	t.Cleanup(func() { sweepProcesses(t, c.cp.pids()) })
-	c.containerd = startContainerd(t, e, archives)
-	makeCgroupRoot(t, e)
-	c.kubelet = startKubelet(t, e, c.cp)
-	// Pods go before the kubelet and containerd stop, so every sandbox gets its CNI DEL.
+	keep := append(c.cp.pids(), nodes[1].holder)
+	for _, n := range nodes {
+		t.Cleanup(func() { removeCgroupDir(t, n.cgroupRoot) })
+		n.mounts = takeMountBaselineAt(t, n.mountinfo())
+		t.Cleanup(func() {
+			n.unmountNew(t, n.path("kubelet"), n.path("containerd"), "/run/containerd", "/run/netns")
+		})
+	}
+	t.Cleanup(func() { sweepProcesses(t, keep) })
+	for _, n := range nodes {
+		n.containerd = n.startContainerd(t, archives)
+		makeCgroupDir(t, n.cgroupRoot)
+		n.kubelet = n.startKubelet(t, c.cp)
+	}
+	// Pods go before the kubelets and containerds stop, so every sandbox gets its CNI DEL.
 	t.Cleanup(func() { c.deleteAllPods(t) })
-	c.podCIDR = waitPodCIDR(t, c.k)
-	installFlannelCNI(t, e, c.podCIDR)
+	cfg := applyFlannelConfig(t, c.k)
+	for _, n := range nodes {
+		n.podCIDR = waitNodePodCIDR(t, c.k, n.name)
+		n.installFlannel(t, c.cp, cfg)
+	}
+	checkHostGWRoutes(t, nodes)
 	c.flannel, _ = os.ReadFile(filepath.Join(cniConfDir, flannelConflist))
-	waitNodeReady(t, c.k, c.kubelet)
+	for _, n := range nodes {
+		waitReady(t, c.k, n.name, n.kubelet)
+	}
+	n1 := nodes[0]
+	c.containerd, c.kubelet, c.podCIDR = n1.containerd, n1.kubelet, n1.podCIDR
 	c.tm.clusterUp = time.Since(began)
-	t.Logf("cluster up in %s: node %s Ready, podCIDR %s, Flannel's %s", c.tm.clusterUp.Round(time.Millisecond), nodeName, c.podCIDR, flannelConflist)
+	t.Logf("cluster up in %s: nodes %s (podCIDR %s) and %s (podCIDR %s) Ready on Flannel's %s (flanneld host-gw)",
+		c.tm.clusterUp.Round(time.Millisecond), n1, n1.podCIDR, nodes[1], nodes[1].podCIDR, flannelConflist)
 	applyCiliumCRDs(t, e, c.k)
 	return c
 }

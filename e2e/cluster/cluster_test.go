@@ -23,6 +23,9 @@ type scenario struct {
 	a, b, other  *pod
 	d            *pod
 	adoption     *adoptionState // issue 13: what the adoption steps share
+	nm           []*pod         // the nm DaemonSet's pods, one per node in node order
+	otherN2      *pod           // app: other on node 2
+	crossPods    []*pod         // the single pods of steps 6a–6d (other-n2 …), deleted in 6e
 }
 
 // TestCluster is issue 7: the seven steps against one real cluster, in order. The agent is started on
@@ -69,6 +72,11 @@ func TestCluster(t *testing.T) {
 		{"5_old_pod_deleted_through_chain", s.step5DeleteOld, false},
 		{"5b_adopted_pod_gone", s.stepAdoptedGone, false},
 		{"6_rollout_new_image", s.step6Rollout, false},
+		{"6a_nm_cross_node_policy", s.step6aCrossNode, false},
+		{"6b_hubble_flows", s.step6bHubble, false},
+		{"6c_service_without_kube_proxy", s.step6cService, false},
+		{"6d_hostport_portmap", s.step6dHostPort, false},
+		{"6e_cross_node_pods_deleted", s.step6eCrossNodeCleanup, false},
 		{"7_uninstall", s.step7Uninstall, false},
 		{"8_helm_install_doctor_upgrade_uninstall", s.step8Helm, false},
 		{"8b_repair_what_cannot_be_adopted", s.stepRepair, false},
@@ -83,26 +91,33 @@ func TestCluster(t *testing.T) {
 }
 
 // startAgent takes the machine-wide agent lock (after all the work that needs no agent), then runs
-// the agent with Kubernetes. Pods are deleted again before it stops, so their DEL reaches it.
+// each node's agent with Kubernetes. Pods are deleted again before they stop, so their DEL reaches
+// them.
 func (s *scenario) startAgent(t *testing.T) {
 	t.Helper()
 	s.agentLock, s.tm.agentLockWait = takeAgentLock(t, s.e)
 	began := time.Now()
-	s.agent, s.api = startAgent(t, s.e, s.cp)
+	for _, n := range s.nodes {
+		n.startAgent(t, s.cp)
+	}
+	s.agent, s.api = s.nodes[0].agent, s.nodes[0].api
 	s.tm.agentUp = time.Since(began)
 	t.Cleanup(func() { s.deleteAllPods(t) })
-	st, err := s.api.Healthz()
-	if err != nil {
-		t.Fatalf("agent healthz: %v", err)
+	for _, n := range s.nodes {
+		st, err := n.api.Healthz()
+		if err != nil {
+			t.Fatalf("%s: agent healthz: %v", n, err)
+		}
+		k8s := "(none)"
+		if st.Kubernetes != nil {
+			k8s = st.Kubernetes.State + " " + st.Kubernetes.Msg
+		}
+		if st.Kubernetes == nil || st.Kubernetes.State != "Ok" {
+			t.Fatalf("%s: agent is not connected to Kubernetes: %s", n, k8s)
+		}
+		t.Logf("%s: cilium-agent up (Kubernetes: %s)", n, k8s)
 	}
-	k8s := "(none)"
-	if st.Kubernetes != nil {
-		k8s = st.Kubernetes.State + " " + st.Kubernetes.Msg
-	}
-	if st.Kubernetes == nil || st.Kubernetes.State != "Ok" {
-		t.Fatalf("agent is not connected to Kubernetes: %s", k8s)
-	}
-	t.Logf("cilium-agent up in %s (Kubernetes: %s)", s.tm.agentUp.Round(time.Millisecond), k8s)
+	t.Logf("both agents up in %s", s.tm.agentUp.Round(time.Millisecond))
 }
 
 // prepareManifest is the manifest as an operator applies it, with one documented option set: the

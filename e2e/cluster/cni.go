@@ -75,8 +75,10 @@ func (c *cacheEntry) hostVeth() string {
 	return ""
 }
 
-func readCacheEntries() ([]*cacheEntry, error) {
-	files, err := filepath.Glob(filepath.Join(libcniCacheDir, "*"))
+func readCacheEntries() ([]*cacheEntry, error) { return readCacheEntriesIn(libcniCacheDir) }
+
+func readCacheEntriesIn(dir string) ([]*cacheEntry, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +97,19 @@ func readCacheEntries() ([]*cacheEntry, error) {
 	return out, nil
 }
 
-// cacheEntryForPod finds the attachment of a pod's sandbox by the K8S_POD_UID containerd passed.
+// cacheEntryForPod finds the attachment of a pod's sandbox on node 1 by the K8S_POD_UID containerd
+// passed.
 func cacheEntryForPod(uid string) (*cacheEntry, error) {
-	entries, err := readCacheEntries()
+	return cacheEntryForPodIn(libcniCacheDir, uid)
+}
+
+// cacheEntryForPod is cacheEntryForPod in the node's libcni cache.
+func (n *node) cacheEntryForPod(uid string) (*cacheEntry, error) {
+	return cacheEntryForPodIn(n.file(libcniCacheDir), uid)
+}
+
+func cacheEntryForPodIn(dir, uid string) (*cacheEntry, error) {
+	entries, err := readCacheEntriesIn(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -112,14 +124,16 @@ func cacheEntryForPod(uid string) (*cacheEntry, error) {
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("no libcni cache entry for pod uid %s in %s", uid, libcniCacheDir)
+		return nil, fmt.Errorf("no libcni cache entry for pod uid %s in %s", uid, dir)
 	}
 	return found, nil
 }
 
-// hostLocalReservations maps each reserved IP to the container ID in host-local's store.
-func hostLocalReservations() (map[string]string, error) {
-	files, err := os.ReadDir(hostLocalDir)
+// hostLocalReservations maps each reserved IP to the container ID in node 1's host-local store.
+func hostLocalReservations() (map[string]string, error) { return hostLocalReservationsIn(hostLocalDir) }
+
+func hostLocalReservationsIn(dir string) (map[string]string, error) {
+	files, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("host-local store: %w", err)
 	}
@@ -128,7 +142,7 @@ func hostLocalReservations() (map[string]string, error) {
 		if f.Name() == "lock" || strings.HasPrefix(f.Name(), "last_reserved_ip") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(hostLocalDir, f.Name()))
+		b, err := os.ReadFile(filepath.Join(dir, f.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("host-local store: %w", err)
 		}
@@ -138,14 +152,17 @@ func hostLocalReservations() (map[string]string, error) {
 	return out, nil
 }
 
-// checkIPAMConsistent: every host-local reservation belongs to a sandbox with a libcni cache entry,
-// and every cache entry of our network holds exactly one reservation (nothing leaked either way).
-func checkIPAMConsistent() error {
-	entries, err := readCacheEntries()
+// checkIPAMConsistent: on node 1, every host-local reservation belongs to a sandbox with a libcni
+// cache entry, and every cache entry of our network holds exactly one reservation (nothing leaked
+// either way).
+func checkIPAMConsistent() error { return checkIPAMConsistentIn(libcniCacheDir, hostLocalDir) }
+
+func checkIPAMConsistentIn(cacheDir, hostLocal string) error {
+	entries, err := readCacheEntriesIn(cacheDir)
 	if err != nil {
 		return err
 	}
-	res, err := hostLocalReservations()
+	res, err := hostLocalReservationsIn(hostLocal)
 	if err != nil {
 		return err
 	}

@@ -123,9 +123,9 @@ func checkChained(list *libcni.NetworkConfigList) error {
 	for _, p := range list.Plugins {
 		types = append(types, p.Network.Type)
 	}
-	if list.Name != networkName || list.CNIVersion != "0.3.1" || !slices.Equal(types, []string{"flannel", "cilium-chain"}) {
-		return fmt.Errorf("%s is name %q cniVersion %q plugins %v, want %q 0.3.1 [flannel cilium-chain]",
-			chainConflist, list.Name, list.CNIVersion, types, networkName)
+	if list.Name != networkName || list.CNIVersion != "0.3.1" || !slices.Equal(types, chainedTypes) {
+		return fmt.Errorf("%s is name %q cniVersion %q plugins %v, want %q 0.3.1 %v",
+			chainConflist, list.Name, list.CNIVersion, types, networkName, chainedTypes)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ const (
 // containerdConfig is containerd v2.2 (config version 3) as the notes require it here: runc with
 // cgroupfs, restrict_oom_score_adj (root lacks CAP_SYS_RESOURCE), NRI off, streaming on loopback,
 // CNI from the node's dirs, only the first config used (as every runtime does).
-func containerdConfig(e *env) string {
+func containerdConfig(root string) string {
 	return fmt.Sprintf(`version = 3
 root = %q
 state = "/run/containerd"
@@ -69,45 +69,57 @@ state = "/run/containerd"
     stream_server_port = "0"
   [plugins."io.containerd.nri.v1.nri"]
     disable = true
-`, e.path("containerd"), containerdSock, cniBinDir, cniConfDir, sandboxImage)
+`, root, containerdSock, cniBinDir, cniConfDir, sandboxImage)
 }
 
-// startContainerd runs containerd and imports the image archives into its k8s.io namespace.
+// startContainerd runs node 1's containerd and imports the image archives into its k8s.io namespace.
 func startContainerd(t *testing.T, e *env, archives []string) *peer.Proc {
 	t.Helper()
-	cfg := e.path("etc", "containerd.toml")
-	peer.WriteFile(t, cfg, containerdConfig(e))
+	return node1(e).startContainerd(t, archives)
+}
+
+// startContainerd runs the node's containerd and imports the image archives.
+func (n *node) startContainerd(t *testing.T, archives []string) *peer.Proc {
+	t.Helper()
+	cfg := n.path("etc", "containerd.toml")
+	n.mkdirs(t, filepath.Dir(cfg))
+	peer.WriteFile(t, cfg, containerdConfig(n.path("containerd")))
 	// The shim and runc are found on PATH; runc is Debian's.
-	p := startProc(t, e, "containerd", 30*time.Second, []string{"PATH=" + e.peerBin + ":" + os.Getenv("PATH")},
-		e.bin("containerd"), "--config", cfg, "--log-level", "info")
+	p := n.start(t, "containerd", 30*time.Second, []string{"PATH=" + n.e.peerBin + ":" + os.Getenv("PATH")},
+		n.e.bin("containerd"), "--config", cfg, "--log-level", "info")
 	err := peer.Eventually(time.Minute, 100*time.Millisecond, func() error {
 		if done, werr := p.Exited(); done {
 			return fmt.Errorf("containerd exited: %v", werr)
 		}
-		_, err := ctr(e, context.Background(), "version")
+		_, err := n.ctr(context.Background(), "version")
 		return err
 	})
 	if err != nil {
-		t.Fatalf("containerd not ready: %v\n%s", err, p.LogTail(40))
+		t.Fatalf("%s: containerd not ready: %v\n%s", n, err, p.LogTail(40))
 	}
 	for _, a := range archives {
-		out, err := ctr(e, context.Background(), "-n", "k8s.io", "images", "import", a)
+		out, err := n.ctr(context.Background(), "-n", "k8s.io", "images", "import", a)
 		if err != nil {
-			t.Fatalf("import %s: %v", filepath.Base(a), err)
+			t.Fatalf("%s: import %s: %v", n, filepath.Base(a), err)
 		}
-		t.Logf("imported %s: %s", filepath.Base(a), strings.Join(strings.Fields(out), " "))
+		t.Logf("%s: imported %s: %s", n, filepath.Base(a), strings.Join(strings.Fields(out), " "))
 	}
-	list, err := ctr(e, context.Background(), "-n", "k8s.io", "images", "ls", "-q")
+	list, err := n.ctr(context.Background(), "-n", "k8s.io", "images", "ls", "-q")
 	if err != nil {
 		t.Fatalf("list images: %v", err)
 	}
-	t.Logf("containerd images (k8s.io): %s", strings.Join(strings.Fields(list), " "))
+	t.Logf("%s: containerd images (k8s.io): %s", n, strings.Join(strings.Fields(list), " "))
 	return p
 }
 
-// ctr runs containerd's own client (built with it) against our socket.
+// ctr runs containerd's own client (built with it) against node 1's socket.
 func ctr(e *env, ctx context.Context, args ...string) (string, error) {
+	return node1(e).ctr(ctx, args...)
+}
+
+// ctr runs containerd's client against the node's socket (node 2's through /proc/<holder>/root).
+func (n *node) ctr(ctx context.Context, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	return cmdOut(ctx, nil, e.bin("ctr"), append([]string{"--address", containerdSock}, args...)...)
+	return cmdOut(ctx, nil, n.e.bin("ctr"), append([]string{"--address", n.file(containerdSock)}, args...)...)
 }

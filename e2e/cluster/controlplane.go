@@ -17,11 +17,13 @@ import (
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
-// The control plane listens on loopback only, inside the cluster's own netns: default ports cannot
-// clash with anything on the machine.
+// The control plane runs in node 1's netns (the cluster's own): etcd on loopback, kube-apiserver on
+// node 1's address on the nodes' private link, where node 2's kubelet, flanneld and agent reach it
+// (the seed's k8sServiceHost/Port). Default ports cannot clash with anything on the machine.
 const (
 	etcdURL      = "http://127.0.0.1:2379"
-	apiServerURL = "https://127.0.0.1:6443"
+	apiServerIP  = nodeIP
+	apiServerURL = "https://" + apiServerIP + ":6443"
 	clusterCIDR  = "10.244.0.0/16"
 	serviceCIDR  = "10.96.0.0/16"
 )
@@ -58,7 +60,7 @@ func startControlPlane(t *testing.T, e *env) *controlPlane {
 		"--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
 		"--initial-cluster", "cluster=http://127.0.0.1:2380", "--listen-metrics-urls", "")
 	api := startProc(t, e, "kube-apiserver", 30*time.Second, nil, e.bin("kube-apiserver"),
-		"--etcd-servers="+etcdURL, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--etcd-servers="+etcdURL, "--bind-address="+apiServerIP, "--advertise-address="+apiServerIP,
 		"--secure-port=6443", "--cert-dir="+e.path("apiserver-certs"),
 		"--token-auth-file="+e.path("etc", "tokens.csv"), "--authorization-mode=Node,RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",

@@ -17,14 +17,20 @@ import (
 
 const (
 	nodeName = "cilium-chain-node"
-	nodeIP   = "10.99.0.1" // ext0, nsinit.sh's "uplink" of the node netns
+	nodeIP   = "10.99.0.1" // node 1's ext0 (nsinit.sh): the link between the nodes
+	node2IP  = "10.99.0.2" // node 2's ext0, the same link's other end
 )
 
 // kubeletConfig carries the settings the notes found necessary here: cgroup v1 allowed, cgroupfs, no
 // swap check, no iptables chains, loopback-only serving, and a per-run cgroup root so every cgroup
 // it and runc create sits under one directory the cleanup removes. Anonymous + AlwaysAllow is enough
-// for kube-apiserver's logs/exec calls: the port is on loopback of a private netns.
-func kubeletConfig(e *env) string {
+// for kube-apiserver's logs/exec calls: the port is on a private netns (node 1: loopback, where the
+// apiserver runs; node 2: its address on the nodes' link, as a real node's kubelet).
+func kubeletConfig(n *node) string {
+	address := "127.0.0.1"
+	if n.holder != 0 {
+		address = n.ip
+	}
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 failCgroupV1: false
@@ -33,7 +39,7 @@ cgroupRoot: %s
 cgroupsPerQOS: true
 failSwapOn: false
 makeIPTablesUtilChains: false
-address: 127.0.0.1
+address: %s
 port: 10250
 healthzBindAddress: 127.0.0.1
 healthzPort: 10248
@@ -58,19 +64,21 @@ evictionHard:
 nodeStatusUpdateFrequency: 2s
 syncFrequency: 10s
 fileCheckFrequency: 10s
-`, e.cgroupRoot, containerdSock)
+`, n.cgroupRoot, address, containerdSock)
 }
 
 // makeCgroupRoot creates --cgroup-root in every v1 hierarchy (the kubelet refuses a missing one); a
 // new cpuset cgroup needs its parent's cpus and mems before a task may join.
-func makeCgroupRoot(t *testing.T, e *env) {
+func makeCgroupRoot(t *testing.T, e *env) { makeCgroupDir(t, e.cgroupRoot) }
+
+func makeCgroupDir(t *testing.T, cgroupRoot string) {
 	t.Helper()
 	hierarchies, err := filepath.Glob("/sys/fs/cgroup/*")
 	if err != nil {
 		t.Fatalf("cgroups: %v", err)
 	}
 	for _, h := range hierarchies {
-		dir := filepath.Join(h, e.cgroupRoot)
+		dir := filepath.Join(h, cgroupRoot)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatalf("cgroup root: %v", err)
 		}
@@ -90,11 +98,13 @@ func makeCgroupRoot(t *testing.T, e *env) {
 
 // removeCgroupRoot removes the cgroup tree depth first, once every process is gone. run.sh checks
 // again after the namespaces end.
-func removeCgroupRoot(t *testing.T, e *env) {
+func removeCgroupRoot(t *testing.T, e *env) { removeCgroupDir(t, e.cgroupRoot) }
+
+func removeCgroupDir(t *testing.T, cgroupRoot string) {
 	t.Helper()
 	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
 	for _, h := range hierarchies {
-		root := filepath.Join(h, e.cgroupRoot)
+		root := filepath.Join(h, cgroupRoot)
 		var dirs []string
 		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
@@ -110,23 +120,30 @@ func removeCgroupRoot(t *testing.T, e *env) {
 	}
 }
 
-// startKubelet runs the kubelet and waits until it has registered the node.
+// startKubelet runs node 1's kubelet and waits until it has registered the node.
 func startKubelet(t *testing.T, e *env, cp *controlPlane) *peer.Proc {
 	t.Helper()
-	cfg := e.path("etc", "kubelet.yaml")
-	peer.WriteFile(t, cfg, kubeletConfig(e))
-	p := startProc(t, e, "kubelet", 60*time.Second, nil, e.bin("kubelet"),
-		"--config="+cfg, "--kubeconfig="+cp.kubeconfig, "--root-dir="+e.path("kubelet"),
-		"--hostname-override="+nodeName, "--node-ip="+nodeIP, "--v=2")
+	return node1(e).startKubelet(t, cp)
+}
+
+// startKubelet runs the node's kubelet and waits until it has registered the node.
+func (n *node) startKubelet(t *testing.T, cp *controlPlane) *peer.Proc {
+	t.Helper()
+	cfg := n.path("etc", "kubelet.yaml")
+	n.mkdirs(t, filepath.Dir(cfg))
+	peer.WriteFile(t, cfg, kubeletConfig(n))
+	p := n.start(t, "kubelet", 60*time.Second, nil, n.e.bin("kubelet"),
+		"--config="+cfg, "--kubeconfig="+cp.kubeconfig, "--root-dir="+n.path("kubelet"),
+		"--hostname-override="+n.name, "--node-ip="+n.ip, "--v=2")
 	err := peer.Eventually(3*time.Minute, 500*time.Millisecond, func() error {
 		if done, werr := p.Exited(); done {
 			return fmt.Errorf("kubelet exited: %v", werr)
 		}
-		_, err := cp.kubectl.run(context.Background(), "get", "node", nodeName)
+		_, err := cp.kubectl.run(context.Background(), "get", "node", n.name)
 		return err
 	})
 	if err != nil {
-		t.Fatalf("kubelet did not register %s: %v\n%s", nodeName, err, p.LogTail(60))
+		t.Fatalf("kubelet did not register %s: %v\n%s", n.name, err, p.LogTail(60))
 	}
 	return p
 }
@@ -154,8 +171,13 @@ func (n *nodeInfo) condition(typ string) (status, message string) {
 	return "", ""
 }
 
-// waitPodCIDR returns the node's podCIDR once the controller-manager has allocated it.
+// waitPodCIDR returns node 1's podCIDR once the controller-manager has allocated it.
 func waitPodCIDR(t *testing.T, k *kubectl) string {
+	t.Helper()
+	return waitNodePodCIDR(t, k, nodeName)
+}
+
+func waitNodePodCIDR(t *testing.T, k *kubectl, nodeName string) string {
 	t.Helper()
 	var cidr string
 	err := peer.Eventually(2*time.Minute, 500*time.Millisecond, func() error {
@@ -174,8 +196,14 @@ func waitPodCIDR(t *testing.T, k *kubectl) string {
 	return cidr
 }
 
-// waitNodeReady waits for the Ready condition (it needs a CNI config: "cni plugin not initialized").
+// waitNodeReady waits for node 1's Ready condition (it needs a CNI config: "cni plugin not
+// initialized").
 func waitNodeReady(t *testing.T, k *kubectl, kubelet *peer.Proc) {
+	t.Helper()
+	waitReady(t, k, nodeName, kubelet)
+}
+
+func waitReady(t *testing.T, k *kubectl, nodeName string, kubelet *peer.Proc) {
 	t.Helper()
 	err := peer.Eventually(3*time.Minute, 500*time.Millisecond, func() error {
 		var n nodeInfo

@@ -7,27 +7,40 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// nonLoopbackListeners lists the TCP sockets listening, and UDP sockets bound, on anything but
-// loopback in the node netns (the test's own): the whole cluster must listen on 127.0.0.1/::1 only.
-// Pods' sockets are in their own netns and not seen here.
-func nonLoopbackListeners() ([]string, error) {
+// nodeLink is the nodes' private link (nsinit.sh): the apiserver and node 2's kubelet listen there.
+var nodeLink = netip.MustParsePrefix("10.99.0.0/24")
+
+// nonLocalListeners lists the TCP sockets listening, and UDP sockets bound, in the node's netns on
+// anything but loopback or the nodes' private link: the cluster must listen only on 127.0.0.1/::1
+// and its own link, never on a wildcard address. Pods' sockets are in their own netns and not seen
+// here.
+func (n *node) nonLocalListeners() ([]string, error) {
+	if n.holder == 0 {
+		return listenersBeyondLink("/proc/net")
+	}
+	return listenersBeyondLink(fmt.Sprintf("/proc/%d/net", n.holder))
+}
+
+func listenersBeyondLink(procNet string) ([]string, error) {
 	var bad []string
 	for _, f := range []struct {
-		path  string
+		name  string
 		state string // TCP_LISTEN is 0A; UDP sockets are all "07" (unconnected)
-	}{{"/proc/net/tcp", "0A"}, {"/proc/net/tcp6", "0A"}, {"/proc/net/udp", "07"}, {"/proc/net/udp6", "07"}} {
-		entries, err := procNetSockets(f.path, f.state)
+	}{{"tcp", "0A"}, {"tcp6", "0A"}, {"udp", "07"}, {"udp6", "07"}} {
+		entries, err := procNetSockets(procNet+"/"+f.name, f.state)
 		if err != nil {
 			return nil, err
 		}
 		for _, addr := range entries {
-			if !addr.IP.IsLoopback() {
-				bad = append(bad, fmt.Sprintf("%s %s", strings.TrimPrefix(f.path, "/proc/net/"), addr))
+			ip, _ := netip.AddrFromSlice(addr.IP)
+			if !addr.IP.IsLoopback() && !nodeLink.Contains(ip.Unmap()) {
+				bad = append(bad, fmt.Sprintf("%s %s", f.name, addr))
 			}
 		}
 	}

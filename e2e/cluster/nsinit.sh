@@ -7,7 +7,11 @@
 #     /opt/cni/bin (the manifest's hostPaths), /var/lib/cni, /var/lib/kubelet/device-plugins,
 #     /var/log/pods and /var/log/containers never appear on the host;
 #   - /sys is this netns's sysfs (with the host's cgroup hierarchies bound back), /proc this pid ns's;
-#   - the netns gets lo and a veth pair ext0/ext1 as the node's "uplink" (10.99.0.1/24).
+#   - the netns gets lo and ext0 (10.99.0.1/24), one end of a veth pair: this is node 1;
+#   - node 2 is a network + mount namespace of its own (nodeinit.sh, a child of this one, same pid
+#     ns) with the same private layout built from the host's directories, and the pair's other end
+#     as its ext0 (10.99.0.2/24): the two nodes share one link, as on one L2 segment. The test gets
+#     its holder's PID in CLUSTER_NODE2_PID and starts node 2's processes through nsenter.
 # Then it runs the test binary as a child and waits: as PID 1 it reaps the orphans containerd's shims
 # leave, and when it exits the kernel kills whatever is still running in the pid ns, so a crashed or
 # timed-out test cannot leave a process behind. Mounts vanish with the mount ns.
@@ -17,6 +21,7 @@ set -euo pipefail
 
 WORK=$1
 shift
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 say() { printf '[nsinit] %s\n' "$*" >&2; }
 trap 'say "namespace setup failed at line $LINENO: $BASH_COMMAND"' ERR
 
@@ -33,6 +38,11 @@ mounts() {
 	mkdir -p "$WORK/hostrun" "$WORK/hostproc" "$WORK/cgroup"
 	mount --bind /run "$WORK/hostrun"
 	mount --rbind /proc "$WORK/hostproc"
+	# The host's directories, still uncovered, as node 2's overlay lower layers.
+	for d in etc opt var/lib var/log; do
+		mkdir -p "$WORK/lower/${d//\//-}"
+		mount --bind "/$d" "$WORK/lower/${d//\//-}"
+	done
 	# The host's /run/netns may be a mount of its own (ip netns makes one): drop this copy, so the
 	# node's /run/netns is the tmpfs below. That tmpfs is shared, as / is on a systemd node: a
 	# container mounting /var/run/netns with HostToContainer (the installer, for adoption) then sees
@@ -59,14 +69,35 @@ network() {
 	ip link set lo up
 	ip link add ext0 type veth peer name ext1
 	ip addr add 10.99.0.1/24 dev ext0
-	ip link set ext1 up
 	ip link set ext0 up
 	ip route add default via 10.99.0.2 dev ext0
 }
 
+# node2 starts node 2's namespace holder and hands it the link's other end.
+node2() {
+	local ready=$WORK/node2/ready i
+	mkdir -p "$WORK/node2"
+	unshare --net --mount --propagation private -- bash "$HERE/nodeinit.sh" "$WORK" node2 &
+	NODE2_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $ready ]] && break
+		kill -0 "$NODE2_PID" || { say "node 2 setup failed"; exit 2; }
+		sleep 0.1
+	done
+	[[ -e $ready ]] || { say "node 2 setup timed out"; exit 2; }
+	ip link set ext1 netns "$NODE2_PID"
+	nsenter --target "$NODE2_PID" --net -- bash -euc '
+		ip link set ext1 name ext0
+		ip addr add 10.99.0.2/24 dev ext0
+		ip link set ext0 up
+		ip route add default via 10.99.0.1 dev ext0'
+	export CLUSTER_NODE2_PID=$NODE2_PID
+}
+
 mounts
 network
-say "namespaces ready (net, mount, pid); running $(basename "$1")"
+node2
+say "namespaces ready (net, mount, pid; node 2 holder pid $NODE2_PID); running $(basename "$1")"
 export CLUSTER_WORK=$WORK
 trap - ERR
 set +e
@@ -82,7 +113,7 @@ done
 # Anything still alive now escaped the test's own cleanup: report it (the kernel kills it when we exit).
 # (ps writes to a file first: a command substitution's subshell would list itself.)
 ps -e -o pid=,comm= >"$WORK/ps.txt" 2>/dev/null
-left=$(awk '$1 != 1 && $2 != "ps"' "$WORK/ps.txt")
+left=$(awk -v n2="$NODE2_PID" '$1 != 1 && $1 != n2 && $2 != "ps"' "$WORK/ps.txt")
 if [[ -n $left ]]; then
 	say "processes left by the test (killed as the pid namespace ends):"
 	printf '%s\n' "$left" >&2

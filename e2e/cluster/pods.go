@@ -15,6 +15,7 @@ import (
 // pod is a test pod as the test knows it: from the API (uid, IP) and from the node (the libcni cache
 // entry containerd wrote for its sandbox: sandbox ID, netns, host veth, the conflist it went through).
 type pod struct {
+	node      *node
 	name, app string
 	uid, ip   string
 	cni       *cacheEntry
@@ -23,8 +24,17 @@ type pod struct {
 
 func (p *pod) String() string { return p.name }
 
-// testPodYAML runs the test image's TCP server on 80 and 8080; it answers with the pod name.
-func testPodYAML(name, app, image string) string {
+// testPodYAML runs the test image's TCP server on 80 and 8080 on node 1; it answers with the pod
+// name.
+func testPodYAML(name, app, image string) string { return podYAML(name, app, image, nodeName, 0) }
+
+// podYAML is testPodYAML on the given node (scheduled there by its hostname label); a hostPort other
+// than 0 maps it to the server's port 80.
+func podYAML(name, app, image, node string, hostPort int) string {
+	ports := ""
+	if hostPort != 0 {
+		ports = fmt.Sprintf("    ports:\n    - containerPort: 80\n      hostPort: %d\n      protocol: TCP\n", hostPort)
+	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -36,17 +46,19 @@ spec:
   automountServiceAccountToken: false
   enableServiceLinks: false
   terminationGracePeriodSeconds: 5
+  nodeSelector:
+    kubernetes.io/hostname: %s
   containers:
   - name: app
     image: %s
     imagePullPolicy: Never
     args: ["serve", "80", "8080"]
-    env:
+%s    env:
     - name: POD_NAME
       valueFrom:
         fieldRef:
           fieldPath: metadata.name
-`, name, app, image)
+`, name, app, node, image, ports)
 }
 
 // podStatus is the part of a Pod object the test reads.
@@ -76,14 +88,27 @@ func (s *podStatus) isReady() bool {
 	return false
 }
 
-// createPod applies the pod, waits until it is Ready and finds its sandbox in the libcni cache.
+// createPod creates a test pod on node 1 (see createPodOn).
 func (c *cluster) createPod(t *testing.T, name, app string) *pod {
 	t.Helper()
-	p := &pod{name: name, app: app}
+	return c.createPodOn(t, c.nodes[0], name, app)
+}
+
+// createPodOn applies a test pod on node n, waits until it is Ready and finds its sandbox in the
+// node's libcni cache.
+func (c *cluster) createPodOn(t *testing.T, n *node, name, app string) *pod {
+	t.Helper()
 	began := time.Now()
-	if _, err := c.k.apply(context.Background(), testPodYAML(name, app, c.images.TestApp)); err != nil {
+	if _, err := c.k.apply(context.Background(), podYAML(name, app, c.images.TestApp, n.name, 0)); err != nil {
 		t.Fatalf("create pod %s: %v", name, err)
 	}
+	return c.waitPod(t, n, name, app, began)
+}
+
+// waitPod waits until a pod on node n is Ready and finds its sandbox in the node's libcni cache.
+func (c *cluster) waitPod(t *testing.T, n *node, name, app string, began time.Time) *pod {
+	t.Helper()
+	p := &pod{node: n, name: name, app: app}
 	err := peer.Eventually(3*time.Minute, 100*time.Millisecond, func() error {
 		var s podStatus
 		if err := c.k.getJSON([]string{"pod", name}, &s); err != nil {
@@ -97,17 +122,17 @@ func (c *cluster) createPod(t *testing.T, name, app string) *pod {
 	})
 	if err != nil {
 		ev, _ := c.k.run(context.Background(), "get", "events", "--field-selector", "involvedObject.name="+name)
-		t.Fatalf("pod %s: %v\nevents:\n%s\n--- kubelet (tail) ---\n%s", name, err, ev, c.kubelet.LogTail(30))
+		t.Fatalf("pod %s: %v\nevents:\n%s\n--- %s kubelet (tail) ---\n%s", name, err, ev, n, n.kubelet.LogTail(30))
 	}
 	p.ready = time.Since(began)
 	c.ips.record(t, p.ip, "pod "+name+" "+p.uid)
-	entry, err := cacheEntryForPod(p.uid)
+	entry, err := n.cacheEntryForPod(p.uid)
 	if err != nil {
 		t.Fatalf("pod %s: %v", name, err)
 	}
 	p.cni = entry
-	t.Logf("pod %s (app=%s) Ready in %s: IP %s, sandbox %.12s, host veth %s, network %q via [%s]",
-		name, app, p.ready.Round(time.Millisecond), p.ip, entry.ContainerID, entry.hostVeth(), entry.NetworkName,
+	t.Logf("pod %s (app=%s) on %s Ready in %s: IP %s, sandbox %.12s, host veth %s, network %q via [%s]",
+		name, app, n, p.ready.Round(time.Millisecond), p.ip, entry.ContainerID, entry.hostVeth(), entry.NetworkName,
 		strings.Join(entry.pluginTypes(), " → "))
 	return p
 }
@@ -128,7 +153,7 @@ func (c *cluster) deletePod(t *testing.T, p *pod) time.Duration {
 		return nil
 	})
 	if err != nil {
-		t.Errorf("pod %s: %v\n--- containerd (tail) ---\n%s", p.name, err, c.containerd.LogTail(30))
+		t.Errorf("pod %s: %v\n--- containerd (tail) ---\n%s", p.name, err, p.node.containerd.LogTail(30))
 	}
 	return time.Since(began)
 }

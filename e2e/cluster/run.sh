@@ -71,16 +71,19 @@ after() {
 			say "WARNING: sysctl ${s//\//.} is $now (was ${SYSCTL_BEFORE[$s]}) and cannot be restored"
 		fi
 	done
+	# One cgroup root per node: node 1's, node 2's (the same name with -node2).
 	for h in /sys/fs/cgroup/*; do
-		[[ -d $h$CLUSTER_CGROUP_ROOT ]] || continue
-		say "FAIL: cgroup $h$CLUSTER_CGROUP_ROOT survived the test's cleanup; removing it"
-		for ((i = 0; i < 10; i++)); do
-			find "$h$CLUSTER_CGROUP_ROOT" -depth -type d -exec rmdir {} + 2>/dev/null
-			[[ -d $h$CLUSTER_CGROUP_ROOT ]] || break
-			sleep 0.5
+		for cg in "$h$CLUSTER_CGROUP_ROOT" "$h$CLUSTER_CGROUP_ROOT-node2"; do
+			[[ -d $cg ]] || continue
+			say "FAIL: cgroup $cg survived the test's cleanup; removing it"
+			for ((i = 0; i < 10; i++)); do
+				find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+				[[ -d $cg ]] || break
+				sleep 0.5
+			done
+			[[ -d $cg ]] && say "FAIL: cannot remove $cg"
+			fail=1
 		done
-		[[ -d $h$CLUSTER_CGROUP_ROOT ]] && say "FAIL: cannot remove $h$CLUSTER_CGROUP_ROOT"
-		fail=1
 	done
 	for p in "${NODE_PATHS[@]}"; do
 		if [[ -e $p && -z ${PATH_BEFORE[$p]:-} ]]; then

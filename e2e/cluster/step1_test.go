@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// step1OldPod — the cluster runs on Flannel's plain conflist (0.3.1, cbr0) and a pod started now gets
+// step1OldPod — the cluster runs on Flannel's conflist (kube-flannel's: 0.3.1, cbr0, flannel + portmap) and a pod started now gets
 // its IP through Flannel alone.
 func (s *scenario) step1OldPod(t *testing.T) {
 	files := confDirFiles(t)
@@ -19,8 +19,8 @@ func (s *scenario) step1OldPod(t *testing.T) {
 	// app: test, so the seed's CNPs select it once it is adopted (step 4b).
 	s.old = s.createPod(t, "old", "test")
 	s.tm.oldPodReady = s.old.ready
-	if got := s.old.cni.pluginTypes(); !slices.Equal(got, []string{"flannel"}) {
-		t.Errorf("old pod was added through %v, want [flannel]", got)
+	if got := s.old.cni.pluginTypes(); !slices.Equal(got, flannelChain) {
+		t.Errorf("old pod was added through %v, want %v", got, flannelChain)
 	}
 	if s.old.cni.NetworkName != networkName {
 		t.Errorf("old pod's network is %q, want %q", s.old.cni.NetworkName, networkName)

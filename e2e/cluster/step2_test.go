@@ -47,7 +47,18 @@ func (s *scenario) step2Apply(t *testing.T) {
 	if now, _ := os.ReadFile(filepath.Join(cniConfDir, flannelConflist)); !bytes.Equal(now, s.flannel) {
 		t.Errorf("%s was changed", flannelConflist)
 	}
-	t.Logf("ok: %s: network %q, cniVersion %s, plugins flannel → cilium-chain\n%s", chainConflist, list.Name, list.CNIVersion, list.Bytes)
+	t.Logf("ok: %s: network %q, cniVersion %s, plugins %v\n%s", chainConflist, list.Name, list.CNIVersion, chainedTypes, list.Bytes)
+	for _, n := range s.nodes[1:] {
+		l, err := libcni.ConfListFromFile(n.file(filepath.Join(cniConfDir, chainConflist)))
+		if err == nil {
+			err = checkChained(l)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+		} else {
+			t.Logf("ok: %s: its installer pod wrote the same chained %s", n, chainConflist)
+		}
+	}
 
 	// install/README.md's "Verify", as an operator on the node would run it.
 	logs := s.k.must(t, "-n", "kube-system", "logs", "ds/cilium-chain")
@@ -98,12 +109,25 @@ func (s *scenario) waitDaemonSet(t *testing.T, image string) {
 	if err := s.k.getJSON([]string{"-n", "kube-system", "ds", "cilium-chain"}, &ds); err != nil {
 		t.Fatal(err)
 	}
-	if ds.Status.Desired != 1 || ds.Status.Ready != 1 || ds.Status.Updated != 1 {
-		t.Errorf("DaemonSet desired/ready/updated = %d/%d/%d, want 1/1/1", ds.Status.Desired, ds.Status.Ready, ds.Status.Updated)
+	if n := len(s.nodes); ds.Status.Desired != n || ds.Status.Ready != n || ds.Status.Updated != n {
+		t.Errorf("DaemonSet desired/ready/updated = %d/%d/%d, want %d on each", ds.Status.Desired, ds.Status.Ready, ds.Status.Updated, n)
 	}
 	if c := ds.Spec.Template.Spec.Containers; len(c) != 1 || c[0].Image != image {
 		t.Errorf("DaemonSet runs %+v, want image %s", c, image)
 	}
+}
+
+// installerPod is the installer DaemonSet's pod on node n ("pod/<name>"): with two nodes,
+// `kubectl exec ds/cilium-chain` would pick either.
+func (s *scenario) installerPod(t *testing.T, n *node) string {
+	t.Helper()
+	out, err := s.k.run(t.Context(), "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=cilium-chain",
+		"--field-selector", "spec.nodeName="+n.name, "-o", "name")
+	name, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	if err != nil || name == "" {
+		t.Fatalf("installer pod on %s: %q %v", n, out, err)
+	}
+	return name
 }
 
 func httpGet(url string) (string, error) {

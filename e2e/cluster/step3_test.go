@@ -39,24 +39,27 @@ func (s *scenario) step3ChainedPods(t *testing.T) {
 
 	s.checkCiliumEndpoints(t, ids)
 
-	bad, err := nonLoopbackListeners()
-	if err != nil {
-		t.Error(err)
-	} else if len(bad) > 0 {
-		t.Errorf("the node netns listens beyond loopback: %v", bad)
-	} else {
-		t.Logf("ok: every listening socket of the node netns (control plane, kubelet, containerd, agent, installer) is on loopback")
+	for _, n := range s.nodes {
+		bad, err := n.nonLocalListeners()
+		if err != nil {
+			t.Error(err)
+		} else if len(bad) > 0 {
+			t.Errorf("%s: the node netns listens beyond loopback and the nodes' link %s: %v", n, nodeLink, bad)
+		} else {
+			t.Logf("ok: %s: every listening socket of the node netns (control plane, kubelet, containerd, flanneld, agent, installer) is on loopback or %s", n, nodeLink)
+		}
 	}
 	if err := checkIPAMConsistent(); err != nil {
 		t.Errorf("IPAM: %v", err)
 	}
 }
 
-// checkChained asserts one pod went through the chain and returns its endpoint (nil on failure).
+// checkChained asserts one pod went through the chain and returns its endpoint on its node's agent
+// (nil on failure).
 func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 	t.Helper()
-	if got := p.cni.pluginTypes(); !slices.Equal(got, []string{"flannel", "cilium-chain"}) {
-		t.Errorf("%s was added through %v, want [flannel cilium-chain]", p, got)
+	if got := p.cni.pluginTypes(); !slices.Equal(got, chainedTypes) {
+		t.Errorf("%s was added through %v, want %v", p, got, chainedTypes)
 	}
 	return s.checkManaged(t, p)
 }
@@ -65,9 +68,10 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 // its programs are on the host veth, and the plugin's record exists; it returns the endpoint.
 func (s *scenario) checkManaged(t *testing.T, p *pod) *models.Endpoint {
 	t.Helper()
+	n := p.node
 	var ep *models.Endpoint
 	err := peer.Eventually(30*time.Second, 200*time.Millisecond, func() error {
-		e, found, err := s.api.endpointOf(p)
+		e, found, err := n.api.endpointOf(p)
 		if err != nil || !found {
 			return fmt.Errorf("endpoint for sandbox %.12s: found=%v err=%v", p.cni.ContainerID, found, err)
 		}
@@ -81,13 +85,13 @@ func (s *scenario) checkManaged(t *testing.T, p *pod) *models.Endpoint {
 		return nil
 	})
 	if err != nil {
-		t.Errorf("%s: %v\n--- agent (tail) ---\n%s", p, err, s.agent.LogTail(30))
+		t.Errorf("%s: %v\n--- %s agent (tail) ---\n%s", p, err, n, n.agent.LogTail(30))
 		return nil
 	}
 	if got := ep.Status.Networking.InterfaceName; got != p.cni.hostVeth() {
 		t.Errorf("%s: agent's host interface %q, CNI result's %q", p, got, p.cni.hostVeth())
 	}
-	progs, err := tcProgramsOn(p.cni.hostVeth())
+	progs, err := n.tcPrograms(p.cni.hostVeth())
 	if err != nil {
 		t.Errorf("%s: %v", p, err)
 	} else if !peer.HasProgram(progs.Ingress, "cil_from_container") || !peer.HasProgram(progs.Egress, "cil_to_container") {
@@ -100,10 +104,10 @@ func (s *scenario) checkManaged(t *testing.T, p *pod) *models.Endpoint {
 			t.Logf("tc filter show dev %s %s (err %v):\n%s", p.cni.hostVeth(), dir, err, strings.TrimSpace(out))
 		}
 	}
-	if rec := filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0"); !peer.FileExists(rec) {
+	if rec := n.file(filepath.Join(chain.DefaultStateDir, networkName, p.cni.ContainerID+":eth0")); !peer.FileExists(rec) {
 		t.Errorf("%s: no attachment record %s", p, rec)
 	}
-	t.Logf("ok: %s: endpoint %d ready, identity %d [%s], veth %s: %v", p, ep.ID, identityID(ep),
+	t.Logf("ok: %s on %s: endpoint %d ready, identity %d [%s], veth %s: %v", p, n, ep.ID, identityID(ep),
 		strings.Join(identityLabels(ep), " "), p.cni.hostVeth(), progs)
 	return ep
 }

@@ -5,6 +5,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,13 +46,23 @@ func (s *scenario) step4Policies(t *testing.T) {
 	t.Log("L7 policy not applied: it needs the Envoy proxy (cilium-envoy), not available here; the agent runs with --enable-l7-proxy=false")
 }
 
-// changePolicy applies or deletes a CNP with kubectl and waits until the agent's policy revision
-// moved and every test pod's endpoint has realized it.
+// changePolicy applies or deletes a CNP with kubectl and waits until the agents' policy revisions
+// moved and the endpoints of step 3's pods have realized it.
 func (s *scenario) changePolicy(t *testing.T, verb, yaml string) {
 	t.Helper()
-	before, err := s.api.PolicyRevision()
-	if err != nil {
-		t.Fatalf("policy revision: %v", err)
+	s.changePolicyFor(t, verb, yaml, []*pod{s.a, s.b, s.other})
+}
+
+// changePolicyFor is changePolicy waiting for the given pods, each on its own node's agent.
+func (s *scenario) changePolicyFor(t *testing.T, verb, yaml string, pods []*pod) {
+	t.Helper()
+	before := map[*node]int64{}
+	for _, n := range s.nodes {
+		rev, err := n.api.PolicyRevision()
+		if err != nil {
+			t.Fatalf("%s: policy revision: %v", n, err)
+		}
+		before[n] = rev
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -59,21 +70,33 @@ func (s *scenario) changePolicy(t *testing.T, verb, yaml string) {
 	if err != nil {
 		t.Fatalf("kubectl %s: %v", verb, err)
 	}
-	var rev int64
+	revs := map[*node]int64{}
 	err = peer.Eventually(60*time.Second, 200*time.Millisecond, func() error {
-		if rev, err = s.api.RevisionAbove(before); err != nil {
-			return err
+		for _, n := range s.nodes {
+			rev, err := n.api.RevisionAbove(before[n])
+			if err != nil {
+				return fmt.Errorf("%s: %w", n, err)
+			}
+			revs[n] = rev
 		}
-		for _, p := range []*pod{s.a, s.b, s.other} {
-			ep, found, err := s.api.endpointOf(p)
-			if err := peer.Realized(ep, found, err, rev); err != nil {
-				return fmt.Errorf("endpoint of %s: %w", p, err)
+		for _, p := range pods {
+			ep, found, err := p.node.api.endpointOf(p)
+			if err := peer.Realized(ep, found, err, revs[p.node]); err != nil {
+				return fmt.Errorf("endpoint of %s on %s: %w", p, p.node, err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("kubectl %s: the agent did not realize it: %v\n%s", verb, err, s.agent.LogTail(30))
+		t.Fatalf("kubectl %s: the agents did not realize it: %v\n%s", verb, err, s.agent.LogTail(30))
 	}
-	t.Logf("kubectl %s: %s → policy revision %d realized by every endpoint", verb, out, rev)
+	t.Logf("kubectl %s: %s → policy revisions %v realized by every endpoint", verb, strings.TrimSpace(out), revisionList(s.nodes, revs))
+}
+
+func revisionList(nodes []*node, revs map[*node]int64) string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, fmt.Sprintf("%s:%d", n, revs[n]))
+	}
+	return strings.Join(out, " ")
 }

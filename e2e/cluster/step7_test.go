@@ -83,8 +83,8 @@ func (s *scenario) step7Uninstall(t *testing.T) {
 	}
 
 	after := s.createPod(t, "after", "test")
-	if got := after.cni.pluginTypes(); !slices.Equal(got, []string{"flannel"}) {
-		t.Errorf("pod after uninstall was added through %v, want [flannel]", got)
+	if got := after.cni.pluginTypes(); !slices.Equal(got, flannelChain) {
+		t.Errorf("pod after uninstall was added through %v, want %v", got, flannelChain)
 	}
 	if _, found, err := s.api.endpointOf(after); err != nil || found {
 		t.Errorf("pod after uninstall: endpoint found=%v err=%v, want none", found, err)

@@ -140,7 +140,7 @@ func (s *scenario) doctor(t *testing.T) (int, peer.DoctorReport) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", s.k.args([]string{"-n", "kube-system", "exec", "ds/cilium-chain", "--",
+	cmd := exec.CommandContext(ctx, "kubectl", s.k.args([]string{"-n", "kube-system", "exec", s.installerPod(t, s.nodes[0]), "--",
 		"/usr/local/bin/cilium-chain-install", "doctor", "--output=json"})...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

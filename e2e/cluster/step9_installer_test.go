@@ -40,9 +40,9 @@ func (s *scenario) step9Installer(t *testing.T) {
 	}
 
 	// (a) fail closed
-	peer.WriteFile(t, flannel, strings.Replace(flannelConflistJSON, `"0.3.1"`, `"0.2.0"`, 1))
+	peer.WriteFile(t, flannel, strings.Replace(string(s.flannel), `"0.3.1"`, `"0.2.0"`, 1))
 	began := time.Now()
-	if err := peer.Eventually(60*time.Second, 500*time.Millisecond, func() error { return s.daemonSetReady(0) }); err != nil {
+	if err := peer.Eventually(60*time.Second, 500*time.Millisecond, func() error { return s.daemonSetReady(len(s.nodes) - 1) }); err != nil {
 		t.Errorf("DaemonSet with an unchainable primary: %v", err)
 	} else {
 		t.Logf("ok: DaemonSet unready %s after Flannel's conflist turned cniVersion 0.2.0", time.Since(began).Round(time.Second))
@@ -56,7 +56,7 @@ func (s *scenario) step9Installer(t *testing.T) {
 	fc := s.createPod(t, "fail-closed", "test")
 	s.checkChained(t, fc)
 	t.Logf("ok: %s kept; pod %s got its endpoint through it", chainConflist, fc)
-	peer.WriteFile(t, flannel, flannelConflistJSON)
+	peer.WriteFile(t, flannel, string(s.flannel))
 	s.waitDaemonSet(t, s.images.Installer)
 
 	// (b) an Istio-like second process
@@ -73,11 +73,11 @@ func (s *scenario) step9Installer(t *testing.T) {
 		if !bytes.Equal(a, b) {
 			return fmt.Errorf("still changing")
 		}
-		if types := conflistTypes(b); !slices.Equal(types, []string{"flannel", "cilium-chain", "istio-cni"}) {
+		if types := conflistTypes(b); !slices.Equal(types, append(slices.Clone(chainedTypes), "istio-cni")) {
 			return fmt.Errorf("plugins %v", types)
 		}
 		converged = b
-		return s.daemonSetReady(1)
+		return s.daemonSetReady(len(s.nodes))
 	})
 	stop()
 	istioWrites := <-done
@@ -157,7 +157,7 @@ func (s *scenario) daemonSetReady(want int) error {
 }
 
 func (s *scenario) installerLogs(t *testing.T) string {
-	out, _ := s.k.run(t.Context(), "-n", "kube-system", "logs", "ds/cilium-chain")
+	out, _ := s.k.run(t.Context(), "-n", "kube-system", "logs", s.installerPod(t, s.nodes[0]))
 	return out
 }
 

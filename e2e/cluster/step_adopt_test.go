@@ -71,7 +71,7 @@ func (s *scenario) stepAdopted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if entry.ContainerID != p.cni.ContainerID || !slices.Equal(entry.pluginTypes(), []string{"flannel"}) {
+	if entry.ContainerID != p.cni.ContainerID || !slices.Equal(entry.pluginTypes(), flannelChain) {
 		t.Errorf("old pod's attachment is now %.12s via %v, want the same sandbox %.12s via [flannel]: adopted, not re-added",
 			entry.ContainerID, entry.pluginTypes(), p.cni.ContainerID)
 	}
@@ -110,7 +110,7 @@ func (s *scenario) stepAdopted(t *testing.T) {
 	} else {
 		t.Logf("ok: /readyz:\n%s", strings.TrimSpace(body))
 	}
-	logs := s.k.must(t, "-n", "kube-system", "logs", "ds/cilium-chain")
+	logs := s.k.must(t, "-n", "kube-system", "logs", s.installerPod(t, s.nodes[0]))
 	if !strings.Contains(logs, "pod=stale") || !strings.Contains(logs, "endpoint registered for a running pod (adopted)") {
 		t.Errorf("installer log lacks the adoption of old or the unmanaged stale pod:\n%s", logs)
 	} else {
@@ -174,7 +174,7 @@ func (s *scenario) stepAdoptionRerun(t *testing.T) {
 	if ep, found, err := s.api.endpointOf(s.old); err != nil || !found || ep.ID != a.oldEndpointID {
 		t.Errorf("old pod's endpoint after the rerun: found=%v err=%v, want the same endpoint %d", found, err, a.oldEndpointID)
 	}
-	if logs := s.k.must(t, "-n", "kube-system", "logs", "ds/cilium-chain"); strings.Contains(logs, "endpoint registered") {
+	if logs := s.k.must(t, "-n", "kube-system", "logs", s.installerPod(t, s.nodes[0])); strings.Contains(logs, "endpoint registered") {
 		t.Errorf("the new installer registered an endpoint:\n%s", logs)
 	}
 	t.Logf("ok: rerun registered nothing: %d pod endpoints, old pod still endpoint %d; /readyz:\n%s", len(after), a.oldEndpointID, strings.TrimSpace(body))

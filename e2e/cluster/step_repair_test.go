@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -27,7 +28,7 @@ func (s *scenario) stepRepair(t *testing.T) {
 	t.Cleanup(func() {
 		s.k.must(t, "delete", "deployment", "repair", "--ignore-not-found", "--wait=true", "--timeout=120s")
 		if err := peer.Eventually(2*time.Minute, 500*time.Millisecond, func() error {
-			out, err := s.k.run(t.Context(), "get", "pods", "-l", "app=repair", "-o", "name")
+			out, err := s.k.run(context.Background(), "get", "pods", "-l", "app=repair", "-o", "name") // t.Context() is done in Cleanup
 			if err == nil && strings.TrimSpace(out) != "" {
 				err = fmt.Errorf("deployment's pods still there: %s", out)
 			}
@@ -42,12 +43,12 @@ func (s *scenario) stepRepair(t *testing.T) {
 			s.helm(t, "uninstall", "cilium-chain", "--namespace", "kube-system", "--wait", "--timeout", "4m")
 		}
 	})
-	if _, err := s.k.apply(t.Context(), repairDeploymentYAML(s.images.TestApp)); err != nil {
+	if _, err := s.k.apply(t.Context(), repairDeploymentYAML(s.images.TestApp, s.nodes[0].name)); err != nil {
 		t.Fatalf("create deployment: %v", err)
 	}
 	before := s.waitDeploymentPod(t, "")
 	bare = s.createPod(t, "repair-bare", "repair-bare")
-	if got := before.cni.pluginTypes(); !slices.Equal(got, []string{"flannel"}) {
+	if got := before.cni.pluginTypes(); !slices.Equal(got, flannelChain) {
 		t.Fatalf("deployment's pod was added through %v, want Flannel alone", got)
 	}
 
@@ -90,7 +91,7 @@ func (s *scenario) stepRepair(t *testing.T) {
 	if _, found, err := s.api.endpointOf(bare); err != nil || found {
 		t.Errorf("bare pod: endpoint found=%v err=%v, want none (report only)", found, err)
 	}
-	logs := s.k.must(t, "-n", "kube-system", "logs", "ds/cilium-chain")
+	logs := s.k.must(t, "-n", "kube-system", "logs", s.installerPod(t, s.nodes[0]))
 	if !strings.Contains(logs, "repair: restarted a pod") || !strings.Contains(logs, "pod="+before.name) {
 		t.Errorf("installer log lacks the repair of %s:\n%s", before, logs)
 	} else {
@@ -98,7 +99,8 @@ func (s *scenario) stepRepair(t *testing.T) {
 	}
 }
 
-func repairDeploymentYAML(image string) string {
+// repairDeploymentYAML is one replica of the test app on node.
+func repairDeploymentYAML(image, node string) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -115,17 +117,20 @@ spec:
       automountServiceAccountToken: false
       enableServiceLinks: false
       terminationGracePeriodSeconds: 5
+      nodeSelector:
+        kubernetes.io/hostname: %s
       containers:
       - name: app
         image: %s
         imagePullPolicy: Never
         args: ["serve", "80", "8080"]
-`, image)
+`, node, image)
 }
 
-// waitDeploymentPod waits for the Deployment's one Ready pod whose UID is not notUID.
+// waitDeploymentPod waits for the Deployment's one Ready pod (on node 1) whose UID is not notUID.
 func (s *scenario) waitDeploymentPod(t *testing.T, notUID string) *pod {
 	t.Helper()
+	n := s.nodes[0]
 	var p *pod
 	err := peer.Eventually(3*time.Minute, 500*time.Millisecond, func() error {
 		var list struct {
@@ -144,17 +149,17 @@ func (s *scenario) waitDeploymentPod(t *testing.T, notUID string) *pod {
 			if it.Metadata.UID == notUID || !it.isReady() {
 				continue
 			}
-			entry, err := cacheEntryForPod(it.Metadata.UID)
+			entry, err := n.cacheEntryForPod(it.Metadata.UID)
 			if err != nil {
 				return err
 			}
-			p = &pod{name: it.Metadata.Name, app: "repair", uid: it.Metadata.UID, ip: it.Status.PodIP, cni: entry}
+			p = &pod{node: n, name: it.Metadata.Name, app: "repair", uid: it.Metadata.UID, ip: it.Status.PodIP, cni: entry}
 			return nil
 		}
 		return fmt.Errorf("no Ready pod of deployment repair other than uid %q: %d pods", notUID, len(list.Items))
 	})
 	if err != nil {
-		t.Fatalf("%v\n--- kubelet (tail) ---\n%s", err, s.kubelet.LogTail(30))
+		t.Fatalf("%v\n--- %s kubelet (tail) ---\n%s", err, n, n.kubelet.LogTail(30))
 	}
 	s.ips.record(t, p.ip, "pod "+p.name+" "+p.uid)
 	return p

@@ -6,14 +6,30 @@ import (
 	"fmt"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
-// tcProgramsOn reads the programs on a link of the node netns (the test runs in it). Every caller
-// expects the veth to be there, so a missing link is an error here.
-func tcProgramsOn(link string) (peer.Programs, error) {
+// tcProgramsOn reads the programs on a link of node 1's netns (the test runs in it).
+func tcProgramsOn(link string) (peer.Programs, error) { return tcProgramsIn("", link) }
+
+// tcPrograms reads the programs on a link of the node's netns.
+func (n *node) tcPrograms(link string) (peer.Programs, error) {
+	return tcProgramsIn(n.netnsPath(), link)
+}
+
+// tcProgramsIn: every caller expects the veth to be there, so a missing link is an error here.
+func tcProgramsIn(nsPath, link string) (peer.Programs, error) {
 	h, err := netlink.NewHandle()
+	if nsPath != "" {
+		ns, nerr := netns.GetFromPath(nsPath)
+		if nerr != nil {
+			return peer.Programs{}, fmt.Errorf("netns %s: %w", nsPath, nerr)
+		}
+		defer ns.Close()
+		h, err = netlink.NewHandleAt(ns)
+	}
 	if err != nil {
 		return peer.Programs{}, fmt.Errorf("netlink: %w", err)
 	}

@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,7 +88,12 @@ type mountBaseline map[string]bool
 
 func takeMountBaseline(t *testing.T) mountBaseline {
 	t.Helper()
-	mounts, err := mountTable()
+	return takeMountBaselineAt(t, "/proc/self/mountinfo")
+}
+
+func takeMountBaselineAt(t *testing.T, mountinfo string) mountBaseline {
+	t.Helper()
+	mounts, err := mountTableAt(mountinfo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +110,60 @@ func takeMountBaseline(t *testing.T) mountBaseline {
 // on that.
 func unmountNew(t *testing.T, base mountBaseline, roots ...string) {
 	t.Helper()
+	unmountNewAt(t, "/proc/self/mountinfo", base, func(m string) error {
+		if err := syscall.Unmount(m, 0); err != nil {
+			return syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+		return nil
+	}, roots...)
+	// Pod netns files are plain files once their bind mount is gone.
+	files, _ := filepath.Glob("/run/netns/cni-*")
+	for _, f := range files {
+		_ = os.Remove(f)
+	}
+}
+
+// unmount unmounts one path in the node's mount namespace.
+func (n *node) unmount(t *testing.T, path string) {
+	t.Helper()
+	a := n.argv("umount", path)
+	if _, err := cmdOut(context.Background(), nil, a[0], a[1:]...); err != nil {
+		t.Errorf("teardown: %v", err)
+	}
+}
+
+// mountinfo is the node's mount table.
+func (n *node) mountinfo() string {
+	if n.holder == 0 {
+		return "/proc/self/mountinfo"
+	}
+	return fmt.Sprintf("/proc/%d/mountinfo", n.holder)
+}
+
+// unmountNew is unmountNew in the node's mount namespace (node 2: umount through nsenter).
+func (n *node) unmountNew(t *testing.T, roots ...string) {
+	t.Helper()
+	if n.holder == 0 {
+		unmountNew(t, n.mounts, roots...)
+		return
+	}
+	unmountNewAt(t, n.mountinfo(), n.mounts, func(m string) error {
+		a := n.argv("umount", m)
+		if _, err := cmdOut(context.Background(), nil, a[0], a[1:]...); err != nil {
+			a = n.argv("umount", "-l", m)
+			_, err = cmdOut(context.Background(), nil, a[0], a[1:]...)
+			return err
+		}
+		return nil
+	}, roots...)
+	files, _ := filepath.Glob(n.file("/run/netns/cni-*"))
+	for _, f := range files {
+		_ = os.Remove(f)
+	}
+}
+
+func unmountNewAt(t *testing.T, mountinfo string, base mountBaseline, unmount func(string) error, roots ...string) {
+	t.Helper()
 	under := func(p string) bool {
 		for _, r := range roots {
 			if p == r || strings.HasPrefix(p, r+"/") {
@@ -115,7 +175,7 @@ func unmountNew(t *testing.T, base mountBaseline, roots ...string) {
 	n := 0
 	// A path can be mounted more than once (containerd binds /run/netns onto itself): repeat.
 	for pass := 0; pass < 5; pass++ {
-		mounts, err := mountTable()
+		mounts, err := mountTableAt(mountinfo)
 		if err != nil {
 			t.Errorf("teardown: %v", err)
 			return
@@ -131,22 +191,15 @@ func unmountNew(t *testing.T, base mountBaseline, roots ...string) {
 		}
 		sort.SliceStable(targets, func(i, j int) bool { return len(targets[i]) > len(targets[j]) })
 		for _, m := range targets {
-			if err := syscall.Unmount(m, 0); err != nil {
-				if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
-					t.Logf("teardown: umount %s: %v", m, err)
-					continue
-				}
+			if err := unmount(m); err != nil {
+				t.Logf("teardown: umount %s: %v", m, err)
+				continue
 			}
 			n++
 		}
 	}
-	t.Logf("teardown: unmounted %d mounts the node made under %v", n, roots)
-	// Pod netns files are plain files once their bind mount is gone.
-	files, _ := filepath.Glob("/run/netns/cni-*")
-	for _, f := range files {
-		_ = os.Remove(f)
-	}
-	mounts, _ := mountTable()
+	t.Logf("teardown: unmounted %d mounts the node made under %v (%s)", n, roots, mountinfo)
+	mounts, _ := mountTableAt(mountinfo)
 	for _, m := range mounts {
 		if !base[m.id] && under(m.point) {
 			t.Errorf("teardown: %s is still mounted", m.point)
@@ -154,11 +207,12 @@ func unmountNew(t *testing.T, base mountBaseline, roots ...string) {
 	}
 }
 
-type mountEntry struct{ id, point string }
+// mountEntry is one mountinfo line: ID, the mounted subtree (root), mount point, file system type.
+type mountEntry struct{ id, root, point, fsType string }
 
-// mountTable is this mount namespace's mountinfo: mount ID (field 1) and mount point (field 5).
-func mountTable() ([]mountEntry, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+// mountTableAt reads a mountinfo file: mount ID (field 1) and mount point (field 5).
+func mountTableAt(mountinfo string) ([]mountEntry, error) {
+	f, err := os.Open(mountinfo)
 	if err != nil {
 		return nil, fmt.Errorf("mountinfo: %w", err)
 	}
@@ -168,7 +222,15 @@ func mountTable() ([]mountEntry, error) {
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) > 4 {
-			out = append(out, mountEntry{id: fields[0], point: unescapeMount(fields[4])})
+			e := mountEntry{id: fields[0], root: unescapeMount(fields[3]), point: unescapeMount(fields[4])}
+			// After the optional fields comes "-", then the type.
+			for i := 5; i+1 < len(fields); i++ {
+				if fields[i] == "-" {
+					e.fsType = fields[i+1]
+					break
+				}
+			}
+			out = append(out, e)
 		}
 	}
 	return out, sc.Err()

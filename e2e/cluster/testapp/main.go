@@ -5,6 +5,7 @@
 //
 //	testapp serve PORT...        listen on every port, answer "hello from $POD_NAME"
 //	testapp dial IP:PORT [TIMEOUT] print the greeting; exit 0, 3 on timeout (a policy drop), 1 otherwise
+//	testapp wait                 do nothing until SIGTERM (a client container to exec dial in)
 package main
 
 import (
@@ -22,8 +23,12 @@ import (
 const exitTimeout = 3
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "wait" {
+		waitSignal()
+		return
+	}
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: testapp serve PORT... | testapp dial IP:PORT [TIMEOUT]")
+		fmt.Fprintln(os.Stderr, "usage: testapp serve PORT... | testapp dial IP:PORT [TIMEOUT] | testapp wait")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -66,12 +71,16 @@ func serve(ports []string) int {
 		}()
 	}
 	fmt.Printf("serving on %s\n", strings.Join(ports, ", "))
-	// PID 1 of the container: without a handler SIGTERM would be ignored and the pod would only go
-	// after its grace period.
+	waitSignal()
+	return 0
+}
+
+// waitSignal returns on SIGTERM: as PID 1 of the container, without a handler SIGTERM would be
+// ignored and the pod would only go after its grace period.
+func waitSignal() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	<-sigs
-	return 0
 }
 
 func dial(addr string, timeout time.Duration) int {
