@@ -90,20 +90,20 @@ func TestAddDuplicateReplacesStaleEndpoint(t *testing.T) {
 	}
 }
 
-func TestAddDuplicateWhoseReplacementFailsLeavesNoOrphan(t *testing.T) {
+func TestAddDuplicateWhoseReplacementFailsRollsBack(t *testing.T) {
 	env, n, p := podEnv(t)
 	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
 	_, err := addInNode(n, env.call(stdin, "dup", p.ns.Path(), "eth0", ""))
 	wantKind(t, err, nil, "")
-	// The retry's PUT finds the old endpoint, and deleting it fails: the old one must still be either
-	// deleted by the rollback or queued, never left without a record.
-	env.agent.Inject(fakeagent.Fault{Method: "DELETE", Status: 500, Count: 1})
+	// The retry's PUT finds the old endpoint, and the agent refuses to delete it once: the ADD fails
+	// and its rollback deletes the old endpoint on the live agent — not queued, no record left.
+	env.agent.Inject(fakeagent.Fault{Method: "DELETE", Status: 400, Count: 1})
 	c := env.call(stdin, "dup", p.ns.Path(), "eth0", "")
 	_, err = addInNode(n, c)
-	wantKind(t, err, ErrAgentFailed, "")
+	wantKind(t, err, ErrAgentRejected, "")
 	recs, _ := c.store.list()
-	if env.agent.Endpoint(endpointID("dup", "eth0")) != nil && len(env.queueFiles()) == 0 && len(recs) == 0 {
-		t.Fatal("the old endpoint is left with neither a record nor a queued deletion")
+	if env.agent.Endpoint(endpointID("dup", "eth0")) != nil || len(env.queueFiles()) != 0 || len(recs) != 0 {
+		t.Fatalf("want the endpoint deleted: endpoint %v, queue %v, records %v", env.agent.Endpoint(endpointID("dup", "eth0")) != nil, env.queueFiles(), recs)
 	}
 }
 
@@ -182,19 +182,21 @@ func TestAddRejects(t *testing.T) {
 }
 
 func TestAddFailureLeavesNothing(t *testing.T) {
+	// Each failure has one right outcome on a live agent: no endpoint, nothing queued, and a record
+	// only where the rollback could not confirm the deletion (GC retries it).
 	cases := []struct {
-		name  string
-		setup func(env *testEnv)
-		kind  error
+		name    string
+		setup   func(env *testEnv)
+		kind    error
+		records int
 	}{
-		{"agent down until the deadline", func(env *testEnv) { env.agent.Down() }, ErrAgentUnavailable},
-		{"agent slower than the deadline", func(env *testEnv) { env.agent.SetDelay(3 * time.Second) }, ErrAgentUnavailable},
-		{"agent 400", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 400, 1)) }, ErrAgentRejected},
-		{"agent 500", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 500, 1)) }, ErrAgentFailed},
-		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed},
-		{"429 storm", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 429, Count: 1000}) }, ErrAgentUnavailable},
-		{"503 until the deadline", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 503, Count: 1000}) }, ErrAgentUnavailable},
-		{"connection reset mid-response", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Reset: true, Count: 1}) }, ErrAgentFailed},
+		{"agent down until the deadline", func(env *testEnv) { env.agent.Down() }, ErrAgentUnavailable, 0},
+		{"agent slower than the deadline", func(env *testEnv) { env.agent.SetDelay(3 * time.Second) }, ErrAgentUnavailable, 1},
+		{"agent 400", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 400, 1)) }, ErrAgentRejected, 0},
+		{"agent 500", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 500, 1)) }, ErrAgentFailed, 0},
+		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed, 0},
+		{"429 storm", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 429, Count: 1000}) }, ErrAgentUnavailable, 0},
+		{"503 until the deadline", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 503, Count: 1000}) }, ErrAgentUnavailable, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,12 +213,8 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 			_ = env.agent.Up()
 			time.Sleep(50 * time.Millisecond) // let a slow handler finish
 			recs, _ := c.store.list()
-			queued := len(env.queueFiles())
-			if env.agent.Endpoint(endpointID("fail", "eth0")) != nil && queued == 0 {
-				t.Fatal("failed ADD left an endpoint that is neither deleted nor queued")
-			}
-			if queued == 0 && len(recs) != 0 {
-				t.Fatalf("failed ADD left records without an endpoint: %+v", recs)
+			if env.agent.Endpoint(endpointID("fail", "eth0")) != nil || len(env.queueFiles()) != 0 || len(recs) != tc.records {
+				t.Fatalf("endpoint left %v, queue %v, records %d (want %d)", env.agent.Endpoint(endpointID("fail", "eth0")) != nil, env.queueFiles(), len(recs), tc.records)
 			}
 		})
 	}

@@ -20,7 +20,7 @@ const (
 	DefaultStateDir     = "/var/run/cilium-chain"
 	DefaultLabelSource  = "container"
 	DefaultAddTimeout   = 60 * time.Second
-	DefaultDelTimeout   = 2 * time.Second
+	DefaultDelTimeout   = 10 * time.Second
 	DefaultCheckTimeout = 10 * time.Second
 
 	maxTimeout = 10 * time.Minute

@@ -52,14 +52,14 @@ func (s attachmentStore) update(r record) error { return s.write(r, false) }
 
 func (s attachmentStore) write(r record, durable bool) error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("%w: key \"state-dir\": %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: key \"state-dir\": %w", ErrStateDir, err)
 	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	if err := writeFileReplace(filepath.Join(s.dir, recordName(r.ContainerID, r.IfName)), data, 0o600, durable); err != nil {
-		return fmt.Errorf("%w: key \"state-dir\": recording attachment: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: key \"state-dir\": recording attachment: %w", ErrStateDir, err)
 	}
 	return nil
 }
