@@ -16,10 +16,13 @@ import (
 // assigned one). On any error after the PUT may have reached the agent, the endpoint is deleted (or its
 // deletion queued) before returning, and its record stays for GC until that is confirmed.
 func (c *Call) Add(ctx context.Context) (*current.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout.Duration)
 	defer cancel()
 
 	if err := validAttachment(c.ContainerID, c.IfName); err != nil {
+		return nil, err
+	}
+	if err := checkSocket(c.Conf.SocketPath); err != nil {
 		return nil, err
 	}
 	res, err := prevResult(c.Conf)
@@ -72,7 +75,9 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 		res.Interfaces[att.Index].Mac = mac
 	}
 	if err := c.store.update(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdded, Updated: time.Now()}); err != nil {
-		return nil, c.rollback(true, err)
+		// The endpoint works and the durable "adding" record written before the PUT still names it
+		// for GC: a full or read-only state dir is no reason to take a working pod down.
+		c.Log.WithError(err).Warn("endpoint registered, but its record stays \"adding\"")
 	}
 	c.Log.WithField("endpointID", ep.ID).Info("endpoint registered")
 	return res, nil

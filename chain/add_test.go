@@ -2,8 +2,11 @@ package chain
 
 import (
 	"context"
+	"errors"
 	"net"
+	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -282,4 +285,52 @@ func TestDelAfterAddWithNetnsGone(t *testing.T) {
 	if len(env.agent.Endpoints()) != 0 {
 		t.Fatal("endpoint left after DEL")
 	}
+}
+
+func TestAddStateDirFailingAfterPutKeepsWorkingEndpoint(t *testing.T) {
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			env, n, p := podEnv(t)
+			c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v)}), "full", p.ns.Path(), "eth0", "")
+			// While the agent creates the endpoint, the state dir becomes unwritable.
+			netDir := filepath.Join(env.dir, "state", "testnet")
+			env.agent.OnRequest(func(r *http.Request) {
+				if r.Method == http.MethodPut {
+					_ = os.Rename(netDir, netDir+".gone")
+					_ = os.WriteFile(netDir, nil, 0o600)
+				}
+			})
+			_, err := addInNode(n, c)
+			wantKind(t, err, nil, "")
+			if env.agent.Endpoint(endpointID("full", "eth0")) == nil {
+				t.Fatal("a working endpoint was rolled back because its record could not be updated")
+			}
+			for _, r := range env.agent.Requests() {
+				if r.Method == http.MethodDelete {
+					t.Fatalf("ADD deleted the endpoint: %+v", env.agent.Requests())
+				}
+			}
+		})
+	}
+}
+
+func TestAddStateDirUnwritableIsItsOwnKind(t *testing.T) {
+	env, n, p := podEnv(t)
+	blocker := filepath.Join(env.dir, "state-file")
+	_ = os.WriteFile(blocker, nil, 0o600)
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "state-dir": blocker}), "ro", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, ErrStateDir, "state-dir")
+	if errors.Is(err, ErrInvalidConfig) || len(env.agent.Requests()) != 0 {
+		t.Fatalf("a node fault is not a config error, and no PUT may follow: %v, %d requests", err, len(env.agent.Requests()))
+	}
+}
+
+func TestAddSocketPathNotASocket(t *testing.T) {
+	env, n, p := podEnv(t)
+	dir := filepath.Join(env.dir, "sock-dir") // what a hostPath mount leaves when the socket is missing
+	_ = os.Mkdir(dir, 0o755)
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "socket-path": dir}), "nosock", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, ErrInvalidConfig, dir)
 }

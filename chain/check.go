@@ -10,7 +10,7 @@ import (
 // Check verifies that the pod interface, its addresses and the host veth still match prevResult, and
 // that the agent holds a healthy endpoint for this attachment on that same host veth.
 func (c *Call) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.CheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.CheckTimeout.Duration)
 	defer cancel()
 
 	if err := validAttachment(c.ContainerID, c.IfName); err != nil {

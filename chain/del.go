@@ -22,7 +22,7 @@ func (c *Call) Del(ctx context.Context) error {
 // start, so an entry queued while it runs would keep the endpoint (and its IP, which host-local hands
 // out again) until the next restart: the queue is only for an agent that is down or starting.
 func (c *Call) deleteOrQueue(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.DelTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.DelTimeout.Duration)
 	defer cancel()
 	id := c.endpointID()
 
@@ -42,14 +42,14 @@ func (c *Call) deleteOrQueue(ctx context.Context) error {
 
 	// Queue under the shared lock. Holding it, retry once: if the agent came up meanwhile it has
 	// drained the queue already and will not read a new entry until its next start.
-	lockCtx, cancelLock := context.WithTimeout(context.Background(), c.Conf.DelTimeout)
+	lockCtx, cancelLock := context.WithTimeout(context.Background(), c.Conf.DelTimeout.Duration)
 	defer cancelLock()
 	unlock, lockErr := c.queue.lockShared(lockCtx)
 	if lockErr != nil {
 		return fmt.Errorf("%w: %s: %w; queueing: %w", ErrDeleteFailed, id, err, lockErr)
 	}
 	defer unlock()
-	retryCtx, cancelRetry := context.WithTimeout(context.Background(), c.Conf.DelTimeout/2)
+	retryCtx, cancelRetry := context.WithTimeout(context.Background(), c.Conf.DelTimeout.Duration/2)
 	defer cancelRetry()
 	switch retryErr := agent.DeleteEndpoint(retryCtx, id); {
 	case retryErr == nil:

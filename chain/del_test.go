@@ -232,3 +232,18 @@ func TestDelRetriesLiveAgentBeforeQueueing(t *testing.T) {
 		t.Fatalf("a live agent's 503 is retried, not queued: %d endpoints, queue %v", len(env.agent.Endpoints()), env.queueFiles())
 	}
 }
+
+func TestDelSocketPathNotASocketQueues(t *testing.T) {
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			env := newTestEnv(t)
+			dir := filepath.Join(env.dir, "sock-dir")
+			_ = os.Mkdir(dir, 0o755)
+			c := env.call(env.conf(v, map[string]any{"socket-path": dir}), "cid1", "", "eth0", "")
+			wantKind(t, c.Del(context.Background()), nil, "")
+			if len(env.queueFiles()) != 1 {
+				t.Fatalf("queue: %v", env.queueFiles())
+			}
+		})
+	}
+}

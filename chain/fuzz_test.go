@@ -33,7 +33,7 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 			return
 		}
-		if conf.AddTimeout <= 0 || conf.DelTimeout <= 0 || conf.SocketPath == "" {
+		if conf.AddTimeout.Duration <= 0 || conf.DelTimeout.Duration <= 0 || conf.SocketPath == "" {
 			t.Fatalf("accepted config with unusable values: %+v", conf)
 		}
 	})

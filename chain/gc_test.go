@@ -58,3 +58,16 @@ func TestGCAgentUnavailable(t *testing.T) {
 		t.Fatal("a record whose endpoint was not deleted must stay")
 	}
 }
+
+func TestGCBoundedByItsOwnTimeout(t *testing.T) {
+	// CRI-O runs GC exclusively: a slow agent must not hold it for add-timeout (60s by default).
+	env := newTestEnv(t)
+	env.register(env.call(env.conf("1.1.0", nil), "stale", "", "eth0", ""))
+	env.agent.SetDelay(5 * time.Second)
+	c := env.call(env.conf("1.1.0", map[string]any{"add-timeout": "60s", "gc-timeout": "300ms"}), "", "", "", "")
+	start := time.Now()
+	wantKind(t, c.GC(context.Background()), ErrAgentUnavailable, "")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("GC took %v with gc-timeout 300ms", d)
+	}
+}

@@ -43,7 +43,7 @@ func TestBadInputCodes(t *testing.T) {
 			{"malformed stdin", "ADD", []byte(`{"cniVersion":"` + v + `",`), nil, types.ErrDecodingFailure, ""},
 			{"missing prevResult", "ADD", e.stdin(v, nil), nil, types.ErrInvalidNetworkConfig, "prevResult"},
 			{"unknown key", "ADD", e.stdin(v, map[string]any{"sokcet-path": "/x"}), nil, types.ErrInvalidNetworkConfig, "sokcet-path"},
-			{"socket path that is not a socket", "DEL", e.stdin(v, map[string]any{"socket-path": notSocket}), nil, types.ErrInvalidNetworkConfig, "not a unix socket"},
+			{"socket path that is not a socket", "ADD", e.stdin(v, map[string]any{"socket-path": notSocket}), nil, types.ErrInvalidNetworkConfig, notSocket},
 			{"invalid timeout", "DEL", e.stdin(v, map[string]any{"del-timeout": "forever"}), nil, types.ErrInvalidNetworkConfig, "del-timeout"},
 			{"netns path missing", "ADD", e.stdin(v, map[string]any{"prevResult": flannelPrev(t, v)}), nil, types.ErrInvalidEnvironmentVariables, "CNI_NETNS"},
 			{"CNI_ARGS pair without =", "DEL", e.stdin(v, nil), map[string]string{"CNI_ARGS": "IgnoreUnknown=1;oops"}, types.ErrInvalidEnvironmentVariables, "oops"},
@@ -62,6 +62,34 @@ func TestBadInputCodes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestTeardownVerbsTolerateConfigSkew(t *testing.T) {
+	// A conflist written for a newer binary: DEL, GC and STATUS still work (and log the key); ADD
+	// reports it. A socket path that is a directory (a hostPath mount's leftover) makes DEL queue.
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t)
+			skewed := e.stdin(v, map[string]any{"future-key": true})
+			run(t, "DEL", skewed, map[string]string{}).wantCode(t, 0, "")
+			if v >= "1.1.0" {
+				run(t, "GC", skewed, map[string]string{}).wantCode(t, 0, "")
+				run(t, "STATUS", skewed, map[string]string{}).wantCode(t, 0, "")
+			}
+			run(t, "ADD", skewed, map[string]string{}).wantCode(t, types.ErrInvalidNetworkConfig, "future-key")
+			log, _ := os.ReadFile(filepath.Join(e.dir, "cilium-chain.log"))
+			if !strings.Contains(string(log), "ignoring unknown configuration key") {
+				t.Fatalf("unknown key not logged:\n%s", log)
+			}
+
+			dir := filepath.Join(e.dir, "sock-dir")
+			_ = os.Mkdir(dir, 0o755)
+			run(t, "DEL", e.stdin(v, map[string]any{"socket-path": dir}), map[string]string{}).wantCode(t, 0, "")
+			if q, _ := filepath.Glob(filepath.Join(e.dir, "deleteQueue", "*.delete")); len(q) != 1 {
+				t.Fatalf("DEL with a directory as socket must queue: %v", q)
+			}
+		})
 	}
 }
 

@@ -37,6 +37,7 @@ type Agent struct {
 	health    string
 	routeMTU  int64
 	limiter   *limiter
+	onRequest func(r *http.Request)
 }
 
 // Request is one request the fake served, for assertions.
@@ -106,6 +107,9 @@ func (a *Agent) Inject(f Fault) { a.mu.Lock(); a.faults = append(a.faults, f); a
 // ClearFaults drops queued faults and the delay.
 func (a *Agent) ClearFaults() { a.mu.Lock(); a.faults, a.delay = nil, 0; a.mu.Unlock() }
 
+// OnRequest runs f on each request before it is answered (to change the world mid-call).
+func (a *Agent) OnRequest(f func(r *http.Request)) { a.mu.Lock(); a.onRequest = f; a.mu.Unlock() }
+
 // SetDelay delays every answer.
 func (a *Agent) SetDelay(d time.Duration) { a.mu.Lock(); a.delay = d; a.mu.Unlock() }
 
@@ -171,7 +175,11 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	a.requests = append(a.requests, Request{Method: r.Method, Path: r.URL.Path, Body: body})
 	delay := a.delay
 	fault, hasFault := a.takeFault(r)
+	hook := a.onRequest
 	a.mu.Unlock()
+	if hook != nil {
+		hook(r)
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
