@@ -37,9 +37,12 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	labels, err := endpointLabels(c.Conf, c.Args)
+	labels, dropped, err := endpointLabels(c.Conf, c.Args)
 	if err != nil {
 		return nil, err
+	}
+	if len(dropped) > 0 {
+		c.Log.WithField("args", dropped).Warn("ignoring CILIUM_LABEL_ CNI_ARGS the conflist's label-args does not allow")
 	}
 	if c.Conf.EnableRouteMTU {
 		// The only option that needs agent config: a second round trip, only when asked for.

@@ -22,7 +22,7 @@ func TestAddEveryVersion(t *testing.T) {
 	for _, v := range cniVersions {
 		t.Run(v, func(t *testing.T) {
 			env, n, p := podEnv(t)
-			stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "labels": []string{"k8s:io.kubernetes.pod.namespace=default"}})
+			stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "labels": []string{"k8s:io.kubernetes.pod.namespace=default"}, "label-args": []string{"app"}})
 			c := env.call(stdin, "cid-"+v, p.ns.Path(), "eth0", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_UID=uid-1;CILIUM_LABEL_app=test")
 
 			res, err := addInNode(n, c)
@@ -333,4 +333,27 @@ func TestAddSocketPathNotASocket(t *testing.T) {
 	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "socket-path": dir}), "nosock", p.ns.Path(), "eth0", "")
 	_, err := addInNode(n, c)
 	wantKind(t, err, ErrInvalidConfig, dir)
+}
+
+func TestAddNomadStyleIdentityAndLabels(t *testing.T) {
+	// A Nomad job sets its own CNI args: it gets its mapped name/namespace, the labels the operator
+	// allowed, and cannot override the operator's labels or claim k8s: ones.
+	env, n, p := podEnv(t)
+	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "label-source": "nomad",
+		"labels": []string{"nomad:team=payments"}, "label-args": []string{"app", "team"},
+		"args-pod-name": "NOMAD_ALLOC_NAME", "args-pod-namespace": "NOMAD_NAMESPACE"})
+	c := env.call(stdin, "nomad", p.ns.Path(), "eth0",
+		"IgnoreUnknown=1;NOMAD_ALLOC_NAME=api.web[0];NOMAD_NAMESPACE=prod;CILIUM_LABEL_app=api;CILIUM_LABEL_team=db-admins;CILIUM_LABEL_role=db")
+	_, err := addInNode(n, c)
+	wantKind(t, err, nil, "")
+	ep := env.agent.Endpoint(endpointID("nomad", "eth0"))
+	if ep == nil {
+		t.Fatal("no endpoint")
+	}
+	if ids := ep.Status.ExternalIdentifiers; ids.K8sPodName != "api.web[0]" || ids.K8sNamespace != "prod" {
+		t.Fatalf("pod identifiers from the mapped args: %+v", ids)
+	}
+	if l, want := []string(ep.Status.Labels.Realized.User), []string{"nomad:app=api", "nomad:team=payments"}; !reflect.DeepEqual(l, want) {
+		t.Fatalf("labels %v, want %v", l, want)
+	}
 }

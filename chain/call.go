@@ -27,6 +27,7 @@ func NewCall(conf *Config, containerID, netns, ifname, cniArgs string, log *logr
 	if err != nil {
 		return nil, err
 	}
+	args.withPodIdentity(conf.ArgsPodName, conf.ArgsNamespace)
 	c := &Call{
 		Conf: conf, ContainerID: containerID, Netns: netns, IfName: ifname, Args: args, Log: log,
 		agent: NewAgent(conf.SocketPath),

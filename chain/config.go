@@ -20,27 +20,27 @@ import (
 type Config struct {
 	types.NetConf
 
-	SocketPath     string   `json:"socket-path" default:"/var/run/cilium/cilium.sock"`
-	DeleteQueueDir string   `json:"delete-queue-dir" default:"/var/run/cilium/deleteQueue"`
-	StateDir       string   `json:"state-dir" default:"/var/run/cilium-chain"`
-	Labels         []string `json:"labels"`
+	SocketPath     string            `json:"socket-path" default:"/var/run/cilium/cilium.sock"`
+	DeleteQueueDir string            `json:"delete-queue-dir" default:"/var/run/cilium/deleteQueue"`
+	StateDir       string            `json:"state-dir" default:"/var/run/cilium-chain"`
+	Labels         []string          `json:"labels"`
 	ArgsLabels     map[string]string `json:"args-labels"`
-	LabelArgs      []string `json:"label-args"`
-	ArgsPodName    string   `json:"args-pod-name"`
-	ArgsNamespace  string   `json:"args-pod-namespace"`
-	LabelSource    string   `json:"label-source" default:"container"`
-	AddTimeout     Duration `json:"add-timeout" default:"60s"`
-	DelTimeout     Duration `json:"del-timeout" default:"10s"`
-	CheckTimeout   Duration `json:"check-timeout" default:"10s"`
-	GCTimeout      Duration `json:"gc-timeout" default:"10s"`
-	LogFile        string   `json:"log-file"`
-	LogLevel       string   `json:"log-level" default:"info"`
-	LogFormat      string   `json:"log-format" default:"text"`
-	LogMaxSize     int      `json:"log-max-size" default:"10"`
-	LogMaxBackups  int      `json:"log-max-backups" default:"3"`
-	EnableDebug    bool     `json:"enable-debug"`
-	EnableRouteMTU bool     `json:"enable-route-mtu"`
-	ChainingMode   string   `json:"chaining-mode" default:"generic-veth"`
+	LabelArgs      []string          `json:"label-args"`
+	ArgsPodName    string            `json:"args-pod-name"`
+	ArgsNamespace  string            `json:"args-pod-namespace"`
+	LabelSource    string            `json:"label-source" default:"container"`
+	AddTimeout     Duration          `json:"add-timeout" default:"60s"`
+	DelTimeout     Duration          `json:"del-timeout" default:"10s"`
+	CheckTimeout   Duration          `json:"check-timeout" default:"10s"`
+	GCTimeout      Duration          `json:"gc-timeout" default:"10s"`
+	LogFile        string            `json:"log-file"`
+	LogLevel       string            `json:"log-level" default:"info"`
+	LogFormat      string            `json:"log-format" default:"text"`
+	LogMaxSize     int               `json:"log-max-size" default:"10"`
+	LogMaxBackups  int               `json:"log-max-backups" default:"3"`
+	EnableDebug    bool              `json:"enable-debug"`
+	EnableRouteMTU bool              `json:"enable-route-mtu"`
+	ChainingMode   string            `json:"chaining-mode" default:"generic-veth"`
 
 	MTU          json.RawMessage `json:"mtu" ignored:"the primary plugin sets the MTU"`
 	ENI          json.RawMessage `json:"eni" ignored:"ENI IPAM is the primary plugin's (aws-cni)"`

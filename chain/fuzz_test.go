@@ -88,7 +88,7 @@ func FuzzCNIArgsLabels(f *testing.F) {
 			}
 			return
 		}
-		labels, err := endpointLabels(conf, args)
+		labels, _, err := endpointLabels(conf, args)
 		if err != nil {
 			if !hasKind(err) {
 				t.Fatalf("rejection without a kind: %v", err)

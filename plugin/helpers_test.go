@@ -61,6 +61,7 @@ func (e *env) entry(extra map[string]any) map[string]any {
 		"log-level":        "debug",
 		"add-timeout":      "2s",
 		"del-timeout":      "500ms",
+		"label-args":       []string{"app"},
 	}
 	for k, v := range extra {
 		if v == nil {
