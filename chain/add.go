@@ -44,11 +44,8 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if len(dropped) > 0 {
 		c.Log.WithField("args", dropped).Warn("ignoring CILIUM_LABEL_ CNI_ARGS the conflist's label-args does not allow")
 	}
-	if c.Conf.EnableRouteMTU {
-		// The only option that needs agent config: a second round trip, only when asked for.
-		if err := c.applyRouteMTU(ctx); err != nil {
-			return nil, err
-		}
+	if err := c.applyRouteMTU(ctx); err != nil {
+		return nil, err
 	}
 
 	if err := c.store.put(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdding, Updated: time.Now()}); err != nil {

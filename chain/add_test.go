@@ -2,7 +2,9 @@ package chain
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -48,8 +50,14 @@ func TestAddEveryVersion(t *testing.T) {
 			if l := []string(ep.Status.Labels.Realized.User); !reflect.DeepEqual(l, wantLabels) {
 				t.Fatalf("labels %v, want %v", l, wantLabels)
 			}
-			if puts := len(env.agent.Requests()); puts != 1 {
-				t.Fatalf("%d agent round trips for one ADD, want 1", puts)
+			// GET /config comes once per agent start (TestAddAsksAgentConfigOncePerAgentStart).
+			if reqs := env.agent.Requests(); len(reqs) != 2 || reqs[1].Method != "PUT" {
+				t.Fatalf("agent requests for the first ADD: %+v, want GET /config and the PUT", reqs)
+			}
+			var sent models.EndpointChangeRequest
+			_ = json.Unmarshal(env.agent.Requests()[1].Body, &sent)
+			if sent.ContainerNetnsPath != "/var/run/cilium/netns/"+filepath.Base(p.ns.Path()) || sent.IsSecondaryInterface {
+				t.Fatalf("netns path %q (the agent's view of it, as upstream sends), secondary %v", sent.ContainerNetnsPath, sent.IsSecondaryInterface)
 			}
 			if recs, _ := c.store.list(); len(recs) != 1 || recs[0].State != stateAdded {
 				t.Fatalf("attachment record: %+v", recs)
@@ -67,6 +75,12 @@ func TestAddPicksNamedVethAmongSeveral(t *testing.T) {
 	ep := env.agent.Endpoint(endpointID("multi", "net1"))
 	if ep == nil || ep.Status.Networking.InterfaceName != p.hostVeth["net1"] || ep.Status.Networking.Addressing[0].IPv4 != "10.99.0.7" {
 		t.Fatalf("registered the wrong veth: %+v", ep)
+	}
+	var sent models.EndpointChangeRequest
+	reqs := env.agent.Requests()
+	_ = json.Unmarshal(reqs[len(reqs)-1].Body, &sent)
+	if !sent.IsSecondaryInterface {
+		t.Fatal("net1 must be sent as a secondary interface")
 	}
 }
 
@@ -111,19 +125,65 @@ func TestAddDuplicateWhoseReplacementFailsRollsBack(t *testing.T) {
 }
 
 func TestAddRouteMTU(t *testing.T) {
-	env, n, p := podEnv(t)
-	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "enable-route-mtu": true}), "mtu", p.ns.Path(), "eth0", "")
-	_, err := addInNode(n, c)
-	wantKind(t, err, nil, "")
-	_ = p.ns.Do(func(ns.NetNS) error {
-		routes, _ := netlinksafe.RouteList(nil, netlink.FAMILY_V4)
-		for _, r := range routes {
-			if r.Table == 254 && r.MTU != 1450 {
-				t.Errorf("route %s has MTU %d, want the agent's 1450", r, r.MTU)
+	// Upstream's rule: the conflist's enable-route-mtu or the agent's enable-route-mtu-for-cni-chaining.
+	cases := []struct {
+		conflist, agent bool
+		want            int // 0: the primary's routes untouched
+	}{
+		{false, false, 0}, {true, false, 1450}, {false, true, 1450}, {true, true, 1450},
+	}
+	for _, v := range cniVersions {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s/conflist=%v/agent=%v", v, tc.conflist, tc.agent), func(t *testing.T) {
+				env, n, p := podEnv(t)
+				env.agent.SetRouteMTUForCNIChaining(tc.agent)
+				c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v), "enable-route-mtu": tc.conflist}), "mtu", p.ns.Path(), "eth0", "")
+				_, err := addInNode(n, c)
+				wantKind(t, err, nil, "")
+				_ = p.ns.Do(func(ns.NetNS) error {
+					routes, _ := netlinksafe.RouteList(nil, netlink.FAMILY_V4)
+					for _, r := range routes {
+						if r.Table == 254 && r.MTU != tc.want {
+							t.Errorf("route %s has MTU %d, want %d", r, r.MTU, tc.want)
+						}
+					}
+					return nil
+				})
+			})
+		}
+	}
+}
+
+func TestAddAsksAgentConfigOncePerAgentStart(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	env.agent.SetRouteMTUForCNIChaining(true)
+	configGets := func() int {
+		got := 0
+		for _, r := range env.agent.Requests() {
+			if r.Path == "/v1/config" {
+				got++
 			}
 		}
-		return nil
-	})
+		return got
+	}
+	add := func(cid string) {
+		p := n.newPod()
+		n.attach(p, "eth0", "10.244.1.5/24")
+		_, err := addInNode(n, env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")}), cid, p.ns.Path(), "eth0", ""))
+		wantKind(t, err, nil, "")
+	}
+	add("a")
+	add("b")
+	if got := configGets(); got != 1 {
+		t.Fatalf("%d GET /config for two ADDs against one agent, want 1", got)
+	}
+	env.agent.Down() // a restart re-creates the socket: the agent's options may have changed
+	_ = env.agent.Up()
+	env.agent.SetRouteMTUForCNIChaining(false)
+	add("c")
+	if got := configGets(); got != 2 {
+		t.Fatalf("%d GET /config after an agent restart, want 2", got)
+	}
 }
 
 func TestAddRejects(t *testing.T) {
@@ -204,8 +264,11 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			env, n, p := podEnv(t)
-			tc.setup(env)
 			c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "700ms"}), "fail", p.ns.Path(), "eth0", "")
+			if _, err := c.routeConfig(context.Background()); err != nil { // as an earlier ADD leaves it
+				t.Fatal(err)
+			}
+			tc.setup(env)
 			start := time.Now()
 			_, err := addInNode(n, c)
 			wantKind(t, err, tc.kind, "")
@@ -321,8 +384,13 @@ func TestAddStateDirUnwritableIsItsOwnKind(t *testing.T) {
 	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "state-dir": blocker}), "ro", p.ns.Path(), "eth0", "")
 	_, err := addInNode(n, c)
 	wantKind(t, err, ErrStateDir, "state-dir")
-	if errors.Is(err, ErrInvalidConfig) || len(env.agent.Requests()) != 0 {
-		t.Fatalf("a node fault is not a config error, and no PUT may follow: %v, %d requests", err, len(env.agent.Requests()))
+	for _, r := range env.agent.Requests() {
+		if r.Method == http.MethodPut {
+			t.Fatal("no PUT may follow a failed record write")
+		}
+	}
+	if errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("a node fault is not a config error: %v", err)
 	}
 }
 

@@ -36,6 +36,7 @@ type Agent struct {
 	mac       string
 	health    string
 	routeMTU  int64
+	chainMTU  bool
 	limiter   *limiter
 	onRequest func(r *http.Request)
 }
@@ -109,6 +110,9 @@ func (a *Agent) ClearFaults() { a.mu.Lock(); a.faults, a.delay = nil, 0; a.mu.Un
 
 // OnRequest runs f on each request before it is answered (to change the world mid-call).
 func (a *Agent) OnRequest(f func(r *http.Request)) { a.mu.Lock(); a.onRequest = f; a.mu.Unlock() }
+
+// SetRouteMTUForCNIChaining sets what GET /config reports for enable-route-mtu-for-cni-chaining.
+func (a *Agent) SetRouteMTUForCNIChaining(on bool) { a.mu.Lock(); a.chainMTU = on; a.mu.Unlock() }
 
 // SetDelay delays every answer.
 func (a *Agent) SetDelay(d time.Duration) { a.mu.Lock(); a.delay = d; a.mu.Unlock() }

@@ -19,9 +19,9 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeJSON(w, http.StatusOK, &models.StatusResponse{Cilium: &models.Status{State: state}})
 	case r.Method == http.MethodGet && path == "/config":
 		a.mu.Lock()
-		mtu := a.routeMTU
+		mtu, chainMTU := a.routeMTU, a.chainMTU
 		a.mu.Unlock()
-		writeJSON(w, http.StatusOK, &models.DaemonConfiguration{Status: &models.DaemonConfigurationStatus{RouteMTU: mtu}})
+		writeJSON(w, http.StatusOK, &models.DaemonConfiguration{Status: &models.DaemonConfigurationStatus{RouteMTU: mtu, EnableRouteMTUForCNIChaining: chainMTU}})
 	case r.Method == http.MethodGet && path == "/endpoint":
 		writeJSON(w, http.StatusOK, a.Endpoints())
 	case strings.HasPrefix(path, "/endpoint/"):
