@@ -319,6 +319,21 @@ func TestCheck(t *testing.T) {
 			}
 		}, ErrEndpointUnhealthy},
 		{"agent down", func(env *testEnv, n *node, p *pod) { env.agent.Down() }, ErrAgentUnavailable},
+		{"endpoint lacks prevResult's address", func(env *testEnv, n *node, p *pod) {
+			// Same attachment, host veth and MAC, but the agent holds no address for it.
+			ep := env.agent.Endpoint(endpointID("chk", "eth0"))
+			_ = NewAgent(env.agent.Socket()).DeleteEndpoint(context.Background(), itoa(int(ep.ID)))
+			req := testRequest("chk")
+			req.ContainerInterfaceName, req.InterfaceName, req.Addressing = "eth0", p.hostVeth["eth0"], &models.AddressPair{}
+			env.agent.AddForeign(req)
+		}, ErrInterfaceMismatch},
+		{"endpoint has an address prevResult lacks", func(env *testEnv, n *node, p *pod) {
+			ep := env.agent.Endpoint(endpointID("chk", "eth0"))
+			_ = NewAgent(env.agent.Socket()).DeleteEndpoint(context.Background(), itoa(int(ep.ID)))
+			req := testRequest("chk")
+			req.ContainerInterfaceName, req.InterfaceName, req.Addressing = "eth0", p.hostVeth["eth0"], &models.AddressPair{IPv4: "10.244.1.5", IPv6: "fd00::5"}
+			env.agent.AddForeign(req)
+		}, ErrInterfaceMismatch},
 	}
 	for _, v := range []string{"0.4.0", "1.0.0", "1.1.0"} { // CHECK exists from 0.4.0 on
 		for _, tc := range cases {

@@ -3,6 +3,7 @@ package chain
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/sirupsen/logrus"
 )
@@ -42,8 +43,9 @@ func validAttachment(containerID, ifname string) error {
 	if !safeName.MatchString(containerID) {
 		return fmt.Errorf("%w: CNI_CONTAINERID %q is not a valid container ID", ErrInvalidEnv, containerID)
 	}
-	// The kernel's dev_valid_name: at most 15 bytes, not "." or "..", no '/', ':' or white space.
-	if ifname == "" || len(ifname) > 15 || ifname == "." || ifname == ".." || strings.ContainsAny(ifname, "/: \t\n") {
+	// libcni's ValidateInterfaceName (the kernel's dev_valid_name): at most 15 bytes, not "." or "..",
+	// no '/', ':' or white space of any kind (unicode.IsSpace).
+	if ifname == "" || len(ifname) > 15 || ifname == "." || ifname == ".." || strings.ContainsAny(ifname, "/:") || strings.ContainsFunc(ifname, unicode.IsSpace) {
 		return fmt.Errorf("%w: CNI_IFNAME %q is not a valid interface name", ErrInvalidEnv, ifname)
 	}
 	return nil
