@@ -247,3 +247,24 @@ func TestDelSocketPathNotASocketQueues(t *testing.T) {
 		})
 	}
 }
+
+func TestDelQueueIgnoresAndCleansTempFilesOfKilledWriters(t *testing.T) {
+	env := newTestEnv(t)
+	qdir := filepath.Join(env.dir, "deleteQueue")
+	_ = os.MkdirAll(qdir, 0o755)
+	// More temp files than the queue bound, as killed DELs leave them, and one of a live writer.
+	old := time.Now().Add(-time.Hour)
+	for i := range maxQueueEntries + 1 {
+		f := filepath.Join(qdir, ".tmp-x.delete-"+itoa(i))
+		_ = os.WriteFile(f, []byte("cni-attachment-id:x:eth0"), 0o644)
+		_ = os.Chtimes(f, old, old)
+	}
+	young := filepath.Join(qdir, ".tmp-y.delete-live")
+	_ = os.WriteFile(young, nil, 0o644)
+	env.agent.Down()
+	wantKind(t, env.call(env.conf("1.0.0", nil), "cid1", "", "eth0", "").Del(context.Background()), nil, "")
+	left, _ := filepath.Glob(filepath.Join(qdir, ".tmp-*"))
+	if len(env.queueFiles()) != 1 || len(left) != 1 || left[0] != young {
+		t.Fatalf("queue %v, temp files left %d (want only the live writer's)", env.queueFiles(), len(left))
+	}
+}

@@ -72,7 +72,8 @@ func (s attachmentStore) remove(containerID, ifname string) error {
 	return err
 }
 
-// list returns every readable record; unreadable ones are reported, not fatal.
+// list returns every readable record; unreadable ones are reported, not fatal. Temp files of killed
+// writers are removed on the way.
 func (s attachmentStore) list() ([]record, []error) {
 	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -81,10 +82,11 @@ func (s attachmentStore) list() ([]record, []error) {
 	if err != nil {
 		return nil, []error{err}
 	}
+	removeStaleTemps(s.dir, entries)
 	var recs []record
 	var errs []error
 	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
 		}
 		r, err := readRecord(filepath.Join(s.dir, e.Name()))
