@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -160,4 +161,24 @@ func flannelPrev(t *testing.T, v string) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return m
+}
+
+func TestVersionStamp(t *testing.T) {
+	// make build stamps the version with -X main.Version=…; VERSION's about text and --version show it.
+	bin := filepath.Join(t.TempDir(), "cilium-chain")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.Version=v9.8.7-test", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "cilium-chain v9.8.7-test" {
+		t.Fatalf("--version: %q %v", out, err)
+	}
+	// skel prints the about text on stderr when CNI_COMMAND is unset.
+	cmd := exec.Command(bin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	if !strings.Contains(stderr.String(), "v9.8.7-test") {
+		t.Fatalf("about text %q lacks the version", stderr.String())
+	}
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -17,6 +18,10 @@ import (
 var Version = "dev"
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "--version" { // for humans; runtimes use CNI_COMMAND=VERSION
+		fmt.Println("cilium-chain", Version)
+		return
+	}
 	// 0.1/0.2 cannot chain (no prevResult), so they are not offered.
 	supportedVersions := version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 	skel.PluginMainFuncs(skel.CNIFuncs{
