@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cilium/cilium/api/v1/client/endpoint"
@@ -64,6 +66,14 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 			ep, sent, err = c.agent.PutEndpoint(ctx, req)
 		}
 	}
+	for attempt := 1; err != nil && sent && connectionLost(err) && ctx.Err() == nil && attempt <= maxLostAnswers; attempt++ {
+		// The connection dropped after the request went out: the agent may have created the endpoint.
+		// Make sure none is left, then ask again within the ADD deadline.
+		c.Log.WithError(err).Warn("connection lost during PUT; deleting whatever it may have created and retrying")
+		if err = c.agent.DeleteEndpoint(ctx, c.endpointID()); err == nil {
+			ep, _, err = c.agent.PutEndpoint(ctx, req)
+		}
+	}
 	if err != nil {
 		return nil, c.rollback(sent, fmt.Errorf("registering endpoint %s: %w", c.endpointID(), err))
 	}
@@ -97,6 +107,15 @@ func (c *Call) rollback(sent bool, cause error) error {
 		return fmt.Errorf("%w (rollback failed: %v)", cause, err)
 	}
 	return cause
+}
+
+// maxLostAnswers bounds the PUTs retried after a lost connection: a proxy that drops every answer
+// must not turn one ADD into a PUT/DELETE storm.
+const maxLostAnswers = 3
+
+// connectionLost: the connection broke mid-exchange (reset, EOF), so the outcome is unknown.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // alreadyExists: the agent refused the PUT because the attachment already has an endpoint.

@@ -440,3 +440,45 @@ func TestAddNomadStyleIdentityAndLabels(t *testing.T) {
 		t.Fatalf("labels %v, want %v", l, want)
 	}
 }
+
+func TestAddConnectionLostMidPutIsRetried(t *testing.T) {
+	cases := []struct {
+		name    string
+		handled bool // the agent created the endpoint before the connection dropped
+	}{{"before the agent acted", false}, {"after the agent created the endpoint", true}}
+	for _, v := range cniVersions {
+		for _, tc := range cases {
+			t.Run(v+"/"+tc.name, func(t *testing.T) {
+				env, n, p := podEnv(t)
+				env.agent.Inject(fakeagent.Fault{Method: "PUT", Reset: true, Handled: tc.handled, Count: 1})
+				c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v)}), "reset", p.ns.Path(), "eth0", "")
+				_, err := addInNode(n, c)
+				wantKind(t, err, nil, "")
+				if eps := env.agent.Endpoints(); len(eps) != 1 {
+					t.Fatalf("%d endpoints after a retried PUT, want exactly 1", len(eps))
+				}
+				deletes := 0
+				for _, r := range env.agent.Requests() {
+					if r.Method == http.MethodDelete {
+						deletes++
+					}
+				}
+				if deletes != 1 {
+					t.Fatalf("%d DELETEs: the retry must first make sure no endpoint was left", deletes)
+				}
+			})
+		}
+	}
+}
+
+func TestAddConnectionLostEveryTimeFailsClean(t *testing.T) {
+	env, n, p := podEnv(t)
+	env.agent.Inject(fakeagent.Fault{Method: "PUT", Reset: true, Handled: true, Count: 1000})
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")}), "reset", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, ErrAgentFailed, "")
+	recs, _ := c.store.list()
+	if len(env.agent.Endpoints()) != 0 || len(env.queueFiles()) != 0 || len(recs) != 0 {
+		t.Fatalf("left: %d endpoints, queue %v, records %v", len(env.agent.Endpoints()), env.queueFiles(), recs)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -56,7 +57,9 @@ type Fault struct {
 	Status     int
 	RetryAfter int // seconds, sent with 429/503
 	Reset      bool
-	Count      int
+	// Handled, with Reset: the agent acts on the request first (the answer is what gets lost).
+	Handled bool
+	Count   int
 }
 
 // Start listens on socket (removing a stale file first) and serves until Close.
@@ -199,6 +202,9 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	}()
 	if hasFault {
 		if fault.Reset {
+			if fault.Handled {
+				a.route(httptest.NewRecorder(), r, body)
+			}
 			resetConn(w)
 			return
 		}
