@@ -182,3 +182,29 @@ func TestVersionStamp(t *testing.T) {
 		t.Fatalf("about text %q lacks the version", stderr.String())
 	}
 }
+
+func TestLogFileRotation(t *testing.T) {
+	e := newEnv(t)
+	logPath := filepath.Join(e.dir, "cilium-chain.log")
+	stdin := e.stdin("1.0.0", map[string]any{"log-max-size": 1, "log-max-backups": 2})
+	full := strings.Repeat("x", 1<<20) + "\n"
+	for round := 1; round <= 4; round++ {
+		if err := os.WriteFile(logPath, []byte(full), 0o600); err != nil { // the log reached its bound
+			t.Fatal(err)
+		}
+		run(t, "DEL", stdin, map[string]string{}).wantCode(t, 0, "")
+		cur, _ := os.ReadFile(logPath)
+		if len(cur) >= 1<<20 || !strings.Contains(string(cur), "cmd=DEL") {
+			t.Fatalf("round %d: log not rotated (%d bytes)", round, len(cur))
+		}
+	}
+	backups, _ := filepath.Glob(logPath + ".*[0-9]")
+	if len(backups) != 2 {
+		t.Fatalf("backups %v, want log-max-backups=2", backups)
+	}
+	for _, b := range backups {
+		if fi, err := os.Stat(b); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("backup %s: %v %v", b, fi, err)
+		}
+	}
+}
