@@ -30,7 +30,7 @@ func TestSoak(t *testing.T) {
 		t.Skip("set SOAK_CYCLES (make soak runs 1000, CI a shorter variant)")
 	}
 	n := newCNINode(t)
-	n.writeFlannel("0.3.1", n.e.entry(map[string]any{"add-timeout": "1s", "del-timeout": "300ms", "log-level": "info"}))
+	n.writeFlannel("0.3.1", n.e.entry(map[string]any{"add-timeout": "1s", "del-timeout": "1s", "log-level": "info"}))
 	queueDir := filepath.Join(n.e.dir, "deleteQueue")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	t.Logf("soak: %d cycles", cycles)
