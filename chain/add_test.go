@@ -136,7 +136,7 @@ func TestAddRouteMTU(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/conflist=%v/agent=%v", v, tc.conflist, tc.agent), func(t *testing.T) {
 				env, n, p := podEnv(t)
-				env.agent.SetRouteMTUForCNIChaining(tc.agent)
+				env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: tc.agent})
 				c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v), "enable-route-mtu": tc.conflist}), "mtu", p.ns.Path(), "eth0", "")
 				_, err := addInNode(n, c)
 				wantKind(t, err, nil, "")
@@ -156,7 +156,7 @@ func TestAddRouteMTU(t *testing.T) {
 
 func TestAddAsksAgentConfigOncePerAgentStart(t *testing.T) {
 	env, n := newTestEnv(t), newNode(t)
-	env.agent.SetRouteMTUForCNIChaining(true)
+	env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: true})
 	configGets := func() int {
 		got := 0
 		for _, r := range env.agent.Requests() {
@@ -179,7 +179,7 @@ func TestAddAsksAgentConfigOncePerAgentStart(t *testing.T) {
 	}
 	env.agent.Down() // a restart re-creates the socket: the agent's options may have changed
 	_ = env.agent.Up()
-	env.agent.SetRouteMTUForCNIChaining(false)
+	env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: false})
 	add("c")
 	if got := configGets(); got != 2 {
 		t.Fatalf("%d GET /config after an agent restart, want 2", got)

@@ -80,8 +80,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 const maxTimeout = 10 * time.Minute
 
-// DefaultStateDir is state-dir's default, read from its tag, for tests that look at records.
-var DefaultStateDir = Defaults().StateDir
+// Defaults read from the tags, for the installer's checks and tests that look at records.
+var (
+	DefaultStateDir       = Defaults().StateDir
+	DefaultDeleteQueueDir = Defaults().DeleteQueueDir
+)
 
 // Defaults is the configuration with every default applied and nothing else.
 func Defaults() *Config {
