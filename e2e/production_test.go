@@ -36,7 +36,7 @@ func (s *suite) stepDelLiveAgent500(t *testing.T) {
 	if res.Err == nil {
 		t.Fatal("DEL succeeded although the live agent answered 500 to every DELETE")
 	}
-	if out := string(res.Stdout) + string(res.Stderr); !strings.Contains(out, "endpoint deletion failed") || !strings.Contains(out, "status 500") {
+	if out := string(res.Stdout) + res.Err.Error(); !strings.Contains(out, "endpoint deletion failed") || !strings.Contains(out, "status 500") {
 		t.Errorf("DEL failure is not code 106's (endpoint deletion failed, caused by the 500): %s", out)
 	}
 	t.Logf("DEL against a live agent answering 500: failed after %s and %d DELETE attempts", res.Took.Round(time.Millisecond), proxy.deletes.Load())
