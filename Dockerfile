@@ -8,6 +8,8 @@
 # the same two go build commands.
 
 ARG GO_VERSION=1.26
+# The runtime base (see the final stage for why it is not pinned here); global so FROM can use it.
+ARG BASE_IMAGE=gcr.io/distroless/static:latest
 FROM golang:${GO_VERSION} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -16,10 +18,13 @@ COPY . .
 ARG VERSION=v0.1.0
 ENV CGO_ENABLED=0
 RUN go build -trimpath -ldflags="-s -w -X main.Version=${VERSION}" -o /out/cilium-chain ./plugin && \
-    go build -trimpath -ldflags="-s -w" -o /out/cilium-chain-install ./install
+    go build -trimpath -ldflags="-s -w -X main.Version=${VERSION}" -o /out/cilium-chain-install ./install
 
 # The :latest (root) variant: the installer must run as uid 0, without any capability (see the manifest).
-FROM gcr.io/distroless/static:latest
+# NOT pinned yet: the development machines cannot reach gcr.io, so no digest could be read from the
+# registry itself, and a digest copied from elsewhere is not one we can vouch for. A release pins it:
+#   docker build --build-arg BASE_IMAGE=gcr.io/distroless/static@$(crane digest gcr.io/distroless/static:latest) ...
+FROM ${BASE_IMAGE}
 COPY --from=build /out/cilium-chain /opt/cilium-chain/bin/cilium-chain
 COPY --from=build /out/cilium-chain-install /usr/local/bin/cilium-chain-install
 USER 0:0

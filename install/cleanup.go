@@ -16,7 +16,9 @@ func (in *installer) shutdown() {
 	} else if cur, exists, err := readIfExists(path); err != nil {
 		in.log.WithError(err).Error("cannot read our conflist to remove it")
 	} else if exists && ((in.owned && bytes.Equal(cur, in.written)) || holdsOurEntry(cur)) {
-		if err := removeFile(path); err != nil {
+		err := removeFile(path)
+		in.metrics.removals.WithLabelValues(result(err)).Inc()
+		if err != nil {
 			in.log.WithError(err).Error("cannot remove our conflist")
 		} else {
 			in.log.WithField("path", path).Info("removed our conflist")

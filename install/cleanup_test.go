@@ -31,7 +31,7 @@ func TestShutdownRemovesOnlyWhatIsOurs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			n := newTestNode(t)
 			writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelPrimary, 0o644)
-			in, err := newInstaller(mustConfig(t, n.args("--uninstall-binary")), quietLogger())
+			in, err := newInstaller(mustConfig(t, n.args("--keep-on-exit=false", "--uninstall-binary")), quietLogger())
 			if err != nil {
 				t.Fatal(err)
 			}

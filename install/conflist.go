@@ -179,3 +179,64 @@ func holdsOurEntry(data []byte) bool {
 	}
 	return false
 }
+
+// customConflist is custom mode's input made ready to write: Cilium's own shape (a cilium-cni entry,
+// as in its Helm chart's cni.configMap) gets cilium-chain in its place with the same options, and the
+// network name must be the primary's (primaryName; "" when there is none) unless rename says otherwise.
+// An input that needs neither change is returned byte for byte.
+func customConflist(data []byte, primaryName, rename string) ([]byte, error) {
+	top := newObject()
+	if err := json.Unmarshal(data, top); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	changed := false
+	if raw, ok := top.get("plugins"); ok {
+		var plugins []*object
+		if err := json.Unmarshal(raw, &plugins); err != nil {
+			return nil, fmt.Errorf(`"plugins": %w`, err)
+		}
+		for _, p := range plugins {
+			if t, _, _ := p.getString("type"); t == upstreamType {
+				if err := p.setValue("type", pluginType); err != nil {
+					return nil, err
+				}
+				changed = true
+			}
+		}
+		if changed {
+			b, err := marshal(plugins)
+			if err != nil {
+				return nil, err
+			}
+			top.set("plugins", b)
+		}
+	}
+	name, _, err := top.getString("name")
+	if err != nil {
+		return nil, err
+	}
+	if primaryName != "" && name != primaryName {
+		switch rename {
+		case renameUsePrimary:
+			if err := top.setValue("name", primaryName); err != nil {
+				return nil, err
+			}
+			changed = true
+		case renameAllow:
+		default:
+			return nil, fmt.Errorf("its network name %q is not the primary's %q: libcni's result cache and host-local's IP store "+
+				"are keyed by it, so pods added before would be deleted without their cached result and host-local could "+
+				"hand their IPs out again; use the primary's name, or set --custom-name-mismatch", name, primaryName)
+		}
+	}
+	out := data
+	if changed {
+		if out, err = encodeIndented(top); err != nil {
+			return nil, err
+		}
+	}
+	if err := validateCustom(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -74,7 +74,7 @@ func newDoctorNode(t *testing.T) *doctorNode {
 	}
 	n.readyAddr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	go n.ready.serve(ctx, ln)
+	go n.ready.serve(ctx, ln, n.ready)
 	t.Cleanup(cancel)
 	return n
 }

@@ -51,11 +51,7 @@ func TestGoldenConflists(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := in.desired()
-			problem := d.problem
-			if d.shadowedBy != "" {
-				problem = "shadowed by " + filepath.Base(d.shadowedBy)
-			}
-			problem = strings.ReplaceAll(problem, caseDir, "$CASE")
+			problem := strings.ReplaceAll(d.problem, caseDir, "$CASE")
 			compareGolden(t, filepath.Join(caseDir, "want.conflist"), d.content)
 			compareGolden(t, filepath.Join(caseDir, "want.problem"), []byte(problem))
 			if d.content != nil && cfg.mode == modeDerived {

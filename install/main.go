@@ -17,12 +17,19 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
+// Version is set at build time (-X main.Version=…), like the plugin's.
+var Version = "dev"
+
 func main() {
 	os.Exit(runMain(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
 // runMain is main with its inputs passed in, so tests can run the real thing in-process or re-exec it.
 func runMain(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintf(stdout, "cilium-chain-install %s\n", Version)
+		return 0
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "doctor":

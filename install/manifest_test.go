@@ -131,6 +131,18 @@ func TestManifestShape(t *testing.T) {
 			slices.Equal(ro, []string{"/var/run/cilium", "/etc/cilium-chain", "/host/var/lib/cni", "/var/run/netns"})},
 		{"adoption on, writing the plugin's records where --state-dir's default says",
 			m.configMap.Data["CILIUM_CHAIN_ADOPT"] == "true" && slices.Contains(mountPaths, "/host"+chain.DefaultStateDir)},
+		{"linux nodes only", pod.NodeSelector["kubernetes.io/os"] == "linux"},
+		{"probe port declared", slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool {
+			return c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil && p.ContainerPort == int32(c.ReadinessProbe.HTTPGet.Port.IntValue())
+		})},
+		{"termination message from the logs", c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError},
+		{"NODE_NAME from the downward API", slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+			return e.Name == "NODE_NAME" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName"
+		})},
+		{"liveness on /healthz, slower than the stuck threshold", c.LivenessProbe != nil && c.LivenessProbe.HTTPGet != nil &&
+			c.LivenessProbe.HTTPGet.Path == "/healthz" && c.LivenessProbe.PeriodSeconds*c.LivenessProbe.FailureThreshold > 30},
+		{"the custom conflist is a file, not a variable", !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return strings.Contains(e.Value, "plugins") }) &&
+			!strings.Contains(m.configMap.Data["CILIUM_CHAIN_CUSTOM_CONFLIST"], "{")},
 		{"keeps the conflist across rolling updates", m.configMap.Data["CILIUM_CHAIN_KEEP_ON_EXIT"] == "true"},
 	}
 	for _, c := range checks {
@@ -302,7 +314,7 @@ func TestManifestDaemonSetRunsLikeTheKubelet(t *testing.T) {
 			}
 			os.MkdirAll(src, 0o755)
 		case v.ConfigMap != nil:
-			if v.ConfigMap.Name != m.configMap.Name {
+			if v.ConfigMap.Name != m.configMap.Name && (v.ConfigMap.Optional == nil || !*v.ConfigMap.Optional) {
 				t.Fatalf("volume %s uses ConfigMap %s, the manifest has %s", v.Name, v.ConfigMap.Name, m.configMap.Name)
 			}
 			src = filepath.Join(tmp, "configmap-"+v.Name)
@@ -345,10 +357,14 @@ func TestManifestDaemonSetRunsLikeTheKubelet(t *testing.T) {
 		}
 	}
 	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			t.Fatalf("env %s: valueFrom is not emulated", e.Name)
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName":
+			env[e.Name] = "node-1"
+		case e.ValueFrom != nil:
+			t.Fatalf("env %s: this valueFrom is not emulated", e.Name)
+		default:
+			env[e.Name] = e.Value
 		}
-		env[e.Name] = e.Value
 	}
 	for k, v := range env {
 		spec.Env = append(spec.Env, k+"="+v)

@@ -20,6 +20,13 @@ const (
 	modeCustom  = "custom"
 )
 
+// What custom mode does with a conflist whose network name is not the primary's.
+const (
+	renameRefuse     = "refuse"      // not written; not ready (the default)
+	renameUsePrimary = "use-primary" // written with the primary's name
+	renameAllow      = "allow"       // written as given: the operator accepts what a rename does
+)
+
 // config is everything the installer is told, from flags or their environment variables.
 type config struct {
 	mode           string
@@ -27,6 +34,8 @@ type config struct {
 	confName       string
 	primaryNetwork string
 	customConflist string
+	customRename   string
+	runtime        string
 
 	binarySource    string
 	binDir          string
@@ -121,15 +130,19 @@ func newFlags(cfg *config) *flags {
 	f.str(&cfg.primaryNetwork, "primary-network", "",
 		"derived mode: chain onto the network with this name (like Cilium's cni-chaining-target);\nempty picks the first valid config in file order, as the runtime does")
 	f.str(&cfg.customConflist, "custom-conflist", "/etc/cilium-chain/custom-conflist",
-		"custom mode: path of the full conflist to install (e.g. a mounted ConfigMap key)")
+		"custom mode: path of the full conflist to install (a mounted ConfigMap key, e.g. Cilium's cni-config);\ncilium-cni entries become cilium-chain entries with the same options")
+	f.str(&cfg.customRename, "custom-name-mismatch", renameRefuse,
+		"custom mode, when the conflist's network name is not the primary's: refuse (not written, not ready),\nuse-primary (written with the primary's name), or allow (written as given; pods added before\nlose their libcni cache entry and host-local may hand their IPs out again)")
+	f.str(&cfg.runtime, "container-runtime", runtimeContainerd,
+		"whose conf dir rules decide what the node uses: containerd (go-cni fails the node's CNI on an\ninvalid file that sorts first) or crio (CRI-O: skips invalid files and files whose plugin binaries are missing)")
 
 	f.section = "Plugin binary"
 	f.str(&cfg.binarySource, "binary-source", "/opt/cilium-chain/bin/cilium-chain", "the plugin binary shipped in the image")
 	f.str(&cfg.binDir, "bin-dir", "/host/opt/cni/bin", "the host's CNI bin dir, as mounted in the container")
 	f.str(&cfg.binaryName, "binary-name", "cilium-chain", "file name in --bin-dir; it is the plugin's CNI type")
 	f.boolean(&cfg.uninstallBinary, "uninstall-binary", false, "on SIGTERM also remove the plugin binary (only if it is still ours)")
-	f.boolean(&cfg.keepOnExit, "keep-on-exit", false,
-		"on SIGTERM keep our conflist instead of removing it; set it for upgrades so a node never lacks a conflist")
+	f.boolean(&cfg.keepOnExit, "keep-on-exit", true,
+		"on SIGTERM keep our conflist (a restart or upgrade never leaves pods without policy);\n--keep-on-exit=false removes it, for uninstalling")
 
 	f.section = "Options of our conflist entry (omitted from the entry when empty)"
 	f.str(&cfg.plugin.socketPath, "plugin-socket-path", "", `"socket-path": the agent's API socket as seen by the plugin on the host`)
@@ -221,6 +234,16 @@ func (c *config) validate() error {
 	if c.mode == modeCustom && c.customConflist == "" {
 		return errors.New("--mode=custom needs --custom-conflist")
 	}
+	switch c.customRename {
+	case renameRefuse, renameUsePrimary, renameAllow:
+	default:
+		return fmt.Errorf("--custom-name-mismatch must be %s, %s or %s, not %q", renameRefuse, renameUsePrimary, renameAllow, c.customRename)
+	}
+	switch c.runtime {
+	case runtimeContainerd, runtimeCRIO:
+	default:
+		return fmt.Errorf("--container-runtime must be %s or %s, not %q", runtimeContainerd, runtimeCRIO, c.runtime)
+	}
 	if ext := filepath.Ext(c.confName); ext != ".conflist" || filepath.Base(c.confName) != c.confName {
 		return fmt.Errorf("--conf-name must be a plain file name ending in .conflist, not %q", c.confName)
 	}
@@ -236,7 +259,7 @@ func (c *config) validate() error {
 		}
 	}
 	if c.keepOnExit && c.uninstallBinary {
-		return errors.New("--keep-on-exit with --uninstall-binary would leave a conflist naming a missing plugin")
+		return errors.New("--uninstall-binary needs --keep-on-exit=false: a kept conflist would name a missing plugin")
 	}
 	if c.settle < 0 {
 		return fmt.Errorf("--settle must not be negative, not %s", c.settle)
@@ -266,9 +289,12 @@ conf dir and keeps it right for as long as it runs:
                           cniVersion are kept: the runtime's cache and host-local IPAM are keyed by name.
   custom mode             validates the conflist at --custom-conflist and writes it unchanged.
 
-It watches the conf dir: a changed primary is re-chained within a second, a removed primary removes
-ours, and another process that keeps overwriting our file makes us back off with a warning.
-On SIGTERM/SIGINT it removes our conflist unless --keep-on-exit (and the binary with --uninstall-binary).
+It watches the conf dir: a changed primary is re-chained within a second; a primary that cannot be
+chained leaves our last good file in place (not ready, with the reason); only when no other config is
+left at all is ours removed. Plugin entries other installers add to our file (istio-cni, linkerd-cni)
+are kept; another process that keeps undoing our entry makes us back off with a warning.
+On SIGTERM/SIGINT it keeps our conflist; --keep-on-exit=false removes it (and the binary with
+--uninstall-binary): that is the uninstall.
 
 Every flag can also be set through the environment variable shown next to it; a flag beats its
 variable, and an empty variable counts as unset.

@@ -38,6 +38,7 @@ func TestParseConfigEnvAndFlags(t *testing.T) {
 		{"default mode", cfg.mode, modeDerived},
 		{"default conf name", cfg.confName, "05-cilium.conflist"},
 		{"default ready addr", cfg.readyAddr, "127.0.0.1:9887"},
+		{"keeps the conflist on exit unless told", mustConfig(t, nil).keepOnExit, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -60,7 +61,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{name: "bad env bool", env: map[string]string{"CILIUM_CHAIN_KEEP_ON_EXIT": "maybe"}, wantErr: "CILIUM_CHAIN_KEEP_ON_EXIT"},
 		{name: "zero debounce", args: []string{"--debounce=0s"}, wantErr: "--debounce must be positive"},
 		{name: "zero threshold", args: []string{"--fight-threshold=0"}, wantErr: "--fight-threshold"},
-		{name: "keep conflist but remove binary", args: []string{"--keep-on-exit", "--uninstall-binary"}, wantErr: "missing plugin"},
+		{name: "keep conflist but remove binary", args: []string{"--uninstall-binary"}, wantErr: "--keep-on-exit=false"},
+		{name: "bad rename policy", args: []string{"--custom-name-mismatch=maybe"}, wantErr: "--custom-name-mismatch"},
+		{name: "unknown runtime", args: []string{"--container-runtime=docker"}, wantErr: "--container-runtime"},
 		{name: "stray argument", args: []string{"install"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantErr: "not defined"},
 	}

@@ -19,6 +19,10 @@ type confFile struct {
 	data    []byte
 	lift    bool // a single-plugin config, not a conflist
 	network string
+	multus  multusKind
+	// thin Multus only: the network it hands pods to
+	multusDelegate       []byte // delegates[0], a conflist or a single config
+	multusClusterNetwork string // or clusterNetwork: a network name or a file path
 }
 
 // skippedFile is a file the runtime would pass over, with the reason.
@@ -62,6 +66,11 @@ func readConfFile(path string) (confFile, error) {
 			return confFile{}, fmt.Errorf("no inline plugins")
 		}
 		cf.network = list.Name
+		for _, p := range list.Plugins {
+			if p.Network.Type == multusShimType {
+				cf.multus = multusThick
+			}
+		}
 		return cf, nil
 	}
 	conf, err := libcni.NetworkPluginConfFromBytes(data)
@@ -70,14 +79,21 @@ func readConfFile(path string) (confFile, error) {
 	}
 	cf.lift = true
 	cf.network = conf.Network.Name
+	if conf.Network.Type == multusType {
+		readThinMultus(&cf)
+	}
 	return cf, nil
 }
 
 // pickPrimary returns the network we chain onto: the first valid file other than our own, or the first
 // one named wantNetwork when that is set. ok is false when there is none (yet).
 func pickPrimary(valid []confFile, ownName, wantNetwork string) (confFile, bool) {
+	if wantNetwork == "" {
+		wantNetwork = multusDelegateNetwork(valid)
+	}
 	for _, cf := range valid {
-		if filepath.Base(cf.path) == ownName {
+		// Multus is never the primary: its delegate would then be our own file, and pods would recurse.
+		if filepath.Base(cf.path) == ownName || cf.multus != multusNone {
 			continue
 		}
 		if wantNetwork != "" && cf.network != wantNetwork {

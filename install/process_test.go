@@ -73,10 +73,10 @@ func TestSignalCleanup(t *testing.T) {
 		wantConflist bool
 		wantBinary   bool
 	}{
-		{name: "SIGTERM removes the conflist by default", sig: syscall.SIGTERM, wantConflist: false, wantBinary: true},
-		{name: "SIGINT too", sig: syscall.SIGINT, wantConflist: false, wantBinary: true},
-		{name: "keep-on-exit keeps it for an upgrade", flags: []string{"--keep-on-exit"}, sig: syscall.SIGTERM, wantConflist: true, wantBinary: true},
-		{name: "uninstall-binary removes both", flags: []string{"--uninstall-binary"}, sig: syscall.SIGTERM, wantConflist: false, wantBinary: false},
+		{name: "SIGTERM keeps the conflist by default (a restart never fails open)", sig: syscall.SIGTERM, wantConflist: true, wantBinary: true},
+		{name: "SIGINT too", sig: syscall.SIGINT, wantConflist: true, wantBinary: true},
+		{name: "keep-on-exit=false removes it", flags: []string{"--keep-on-exit=false"}, sig: syscall.SIGTERM, wantConflist: false, wantBinary: true},
+		{name: "uninstall: keep-on-exit=false with uninstall-binary removes both", flags: []string{"--keep-on-exit=false", "--uninstall-binary"}, sig: syscall.SIGTERM, wantConflist: false, wantBinary: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -19,8 +20,10 @@ import (
 // not ready even before the loop notices.
 type readiness struct {
 	log     *logrus.Logger
-	file    string        // optional marker file, present while ready
-	details func() string // optional lines after the verdict (the adoption report); set before serving
+	file    string           // optional marker file, present while ready
+	gauge   prometheus.Gauge // the ready metric; nil in tests that build a readiness alone
+	version string           // the plugin's about line, for /readyz; set before serving
+	details func() string    // optional lines after the verdict (the adoption report); set before serving
 
 	mu       sync.Mutex
 	reason   string // why we are not ready; empty when ready
@@ -43,6 +46,7 @@ func (r *readiness) setReady(confPath string, conf []byte, binPath string, bin *
 	if changed {
 		r.log.Info("ready: plugin binary and conflist are in place")
 		r.syncFile(true)
+		r.setGauge(1)
 	}
 }
 
@@ -55,6 +59,7 @@ func (r *readiness) setNotReady(reason string) {
 	if changed {
 		r.log.WithField("reason", reason).Info("not ready")
 		r.syncFile(false)
+		r.setGauge(0)
 	}
 }
 
@@ -73,10 +78,16 @@ func (r *readiness) check() error {
 	if err != nil {
 		return fmt.Errorf("conflist: %w", err)
 	}
-	if !bytes.Equal(data, conf) {
+	if !bytes.Equal(data, conf) && !acceptable(conf, data) {
 		return fmt.Errorf("conflist %s changed behind our back", confPath)
 	}
 	return nil
+}
+
+func (r *readiness) setGauge(v float64) {
+	if r.gauge != nil {
+		r.gauge.Set(v)
+	}
 }
 
 func (r *readiness) syncFile(ready bool) {
@@ -107,7 +118,7 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not ready: "+err.Error()+"\n"+details, http.StatusServiceUnavailable)
 		return
 	}
-	fmt.Fprint(w, "ok\n"+details)
+	fmt.Fprintf(w, "ok\n%splugin: %s\n", details, r.version)
 }
 
 // listen binds the probe address now, so a taken port fails the start instead of a probe later.
@@ -119,9 +130,9 @@ func (r *readiness) listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serve answers /readyz on ln until ctx ends.
-func (r *readiness) serve(ctx context.Context, ln net.Listener) {
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+// serve answers h on ln until ctx ends.
+func (r *readiness) serve(ctx context.Context, ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

@@ -34,6 +34,7 @@ func runUninstall(args []string, lookupEnv func(string) (string, bool), stdout, 
 		return 0
 	}
 	if err == nil {
+		cfg.keepOnExit = false // removing is what uninstall does; --keep-on-exit is the running installer's
 		err = cfg.validate()
 	}
 	if err != nil {

@@ -26,12 +26,14 @@ func (in *installer) run(ctx context.Context) error {
 			in.log.WithField("dir", dir).Infof("removed %d stale temp file(s) of a previous run", n)
 		}
 	}
+	in.ready.version = shippedPluginVersion(in.cfg.binarySource)
+	in.lastRound.Store(in.now().UnixNano())
 	if in.cfg.readyAddr != "" {
 		ln, err := in.ready.listen(in.cfg.readyAddr)
 		if err != nil {
 			return err
 		}
-		go in.ready.serve(ctx, ln)
+		go in.ready.serve(ctx, ln, in.probeHandler())
 	}
 
 	w, err := fsnotify.NewWatcher()
@@ -51,7 +53,8 @@ func (in *installer) run(ctx context.Context) error {
 		}
 	}
 	in.log.WithFields(map[string]any{
-		"mode": in.cfg.mode, "conflist": in.cfg.confPath(), "binary": in.cfg.binaryPath(),
+		"version": Version, "plugin": in.ready.version, "mode": in.cfg.mode, "runtime": in.cfg.runtime,
+		"conflist": in.cfg.confPath(), "binary": in.cfg.binaryPath(),
 	}).Info("cilium-chain installer started")
 
 	debounce := newStoppedTimer()
@@ -66,6 +69,7 @@ func (in *installer) run(ctx context.Context) error {
 		if wait := in.reconcile(ctx); wait > 0 {
 			retry.Reset(wait)
 		}
+		in.lastRound.Store(in.now().UnixNano())
 	}
 	round()
 	for {

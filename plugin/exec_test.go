@@ -18,12 +18,20 @@ func TestVersion(t *testing.T) {
 	o.wantCode(t, 0, "")
 	var info struct {
 		SupportedVersions []string `json:"supportedVersions"`
+		PluginVersion     string   `json:"pluginVersion"`
 	}
 	if err := json.Unmarshal([]byte(o.stdout), &info); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(info.SupportedVersions, cniVersions) {
 		t.Fatalf("supported versions %v, want %v (0.1/0.2 cannot chain)", info.SupportedVersions, cniVersions)
+	}
+	if info.PluginVersion != "dev" {
+		t.Fatalf("VERSION reply names plugin version %q, want the build's (dev)", info.PluginVersion)
+	}
+	out, err := exec.Command(pluginBin, "--version").Output()
+	if err != nil || string(out) != "cilium-chain dev\n" {
+		t.Fatalf("--version: %q, %v", out, err)
 	}
 }
 

@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -18,12 +20,12 @@ import (
 var Version = "dev"
 
 func main() {
-	if len(os.Args) == 2 && os.Args[1] == "--version" { // for humans; runtimes use CNI_COMMAND=VERSION
-		fmt.Println("cilium-chain", Version)
+	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		fmt.Println("cilium-chain " + Version)
 		return
 	}
 	// 0.1/0.2 cannot chain (no prevResult), so they are not offered.
-	supportedVersions := version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+	supportedVersions := versionInfo{version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")}
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    runVerb("ADD"),
 		Del:    runVerb("DEL"),
@@ -31,6 +33,16 @@ func main() {
 		GC:     runVerb("GC"),
 		Status: runVerb("STATUS"),
 	}, supportedVersions, "cilium-chain "+Version+": chained CNI plugin for Cilium generic-veth")
+}
+
+// versionInfo is the VERSION reply with the plugin's own version added ("pluginVersion"), so a
+// node's operator can ask the installed binary what it is.
+type versionInfo struct{ version.PluginInfo }
+
+func (v versionInfo) Encode(w io.Writer) error {
+	return json.NewEncoder(w).Encode(map[string]any{
+		"cniVersion": version.Current(), "supportedVersions": v.SupportedVersions(), "pluginVersion": Version,
+	})
 }
 
 // runVerb loads the config, runs the verb in chain/ and prints its result. Only this package prints.

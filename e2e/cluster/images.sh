@@ -34,7 +34,7 @@ gobuild() { # <out> <package> [ldflags...]
 }
 gobuild "$OUT/v1/cilium-chain" ./plugin "-X main.Version=$tag1"
 gobuild "$OUT/v2/cilium-chain" ./plugin "-X main.Version=$tag1-rollout"
-gobuild "$OUT/v1/cilium-chain-install" ./install
+gobuild "$OUT/v1/cilium-chain-install" ./install "-X main.Version=$tag1"
 cp "$OUT/v1/cilium-chain-install" "$OUT/v2/cilium-chain-install"
 gobuild "$OUT/tools/pause" ./e2e/cluster/pause
 gobuild "$OUT/tools/testapp" ./e2e/cluster/testapp
