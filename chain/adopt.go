@@ -151,7 +151,7 @@ func (a Adoption) adopt(ctx context.Context, e *cacheEntry) error {
 // adopt is ADD for an attachment that already runs: the veth is found from the node's side only, and
 // nothing in the pod's netns is changed.
 func (c *Call) adopt(ctx context.Context, cachePath string) error {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout.Duration)
 	defer cancel()
 
 	if err := validAttachment(c.ContainerID, c.IfName); err != nil {
@@ -175,7 +175,7 @@ func (c *Call) adopt(ctx context.Context, cachePath string) error {
 	if err != nil {
 		return err
 	}
-	labels, err := endpointLabels(c.Conf, c.Args)
+	labels, err := c.podLabels()
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"context"
 	"fmt"
 	"net"
 
@@ -28,18 +27,10 @@ func setPodMAC(netnsPath, ifname, mac string) error {
 	})
 }
 
-// applyRouteMTU sets the agent's route MTU on every route in the pod netns, as upstream's
-// enable-route-mtu does (the agent knows the encapsulation/overlay overhead; the primary plugin does not).
-func (c *Call) applyRouteMTU(ctx context.Context) error {
-	cfg, err := c.agent.Config(ctx)
-	if err != nil {
-		return fmt.Errorf("reading agent config for enable-route-mtu: %w", err)
-	}
-	if cfg == nil || cfg.Status == nil || cfg.Status.RouteMTU <= 0 {
-		return fmt.Errorf("%w: enable-route-mtu: the agent reports no route MTU", ErrAgentFailed)
-	}
-	mtu := int(cfg.Status.RouteMTU)
-	return ns.WithNetNSPath(c.Netns, func(ns.NetNS) error {
+// setRouteMTU sets mtu on every main-table route in the pod netns, as upstream's generic-veth chainer
+// does with the agent's route MTU (the agent knows the encapsulation overhead; the primary does not).
+func setRouteMTU(netnsPath string, mtu int) error {
+	return ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
 		for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 			routes, err := netlinksafe.RouteList(nil, family)
 			if err != nil {

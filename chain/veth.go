@@ -35,6 +35,12 @@ func discoverVeth(netnsPath, ifname string, att *attachment) (*vethPair, error) 
 	}
 	defer podNS.Close()
 
+	hereNS, err := ns.GetCurrentNS()
+	if err != nil {
+		return nil, fmt.Errorf("opening this netns: %w", err)
+	}
+	defer hereNS.Close()
+
 	pair := &vethPair{}
 	var peerIndex int
 	err = podNS.Do(func(ns.NetNS) error {
@@ -48,6 +54,15 @@ func discoverVeth(netnsPath, ifname string, att *attachment) (*vethPair, error) 
 		}
 		if peerIndex, err = vethPeerIndex(veth); err != nil {
 			return fmt.Errorf("%w: peer index of %q: %w", ErrPeerNotFound, ifname, err)
+		}
+		// Interface indexes repeat across netns: the index is only meaningful in the netns the peer
+		// lives in, which IFLA_LINK_NETNSID names (as an id local to the pod netns).
+		hereID, err := netlink.GetNetNsIdByFd(int(hereNS.Fd()))
+		if err != nil {
+			return fmt.Errorf("%w: netns id of this netns as the pod sees it: %w", ErrPeerNotFound, err)
+		}
+		if peerNS := link.Attrs().NetNsID; peerNS < 0 || peerNS != hereID {
+			return fmt.Errorf("%w: the peer of %q is in another netns (link netns id %d, this netns is %d)", ErrPeerNotFound, ifname, peerNS, hereID)
 		}
 		addrs, err := netlinksafe.AddrList(link, netlink.FAMILY_ALL)
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/sirupsen/logrus"
@@ -26,7 +24,7 @@ func newLogger(conf *chain.Config, command string, args *skel.CmdArgs, stderr io
 		if conf.LogFormat == "json" {
 			log.SetFormatter(&logrus.JSONFormatter{})
 		}
-		if f, err := openLogFile(conf.LogFile); err == nil && f != nil {
+		if f, err := openLogFile(conf.LogFile, conf.LogMaxSize, conf.LogMaxBackups); err == nil && f != nil {
 			log.SetOutput(f)
 			closer = func() { f.Close() }
 		} else if err != nil {
@@ -41,16 +39,6 @@ func newLogger(conf *chain.Config, command string, args *skel.CmdArgs, stderr io
 		fields["network"] = conf.Name
 	}
 	return log.WithFields(fields), closer
-}
-
-func openLogFile(path string) (*os.File, error) {
-	if path == "" {
-		return nil, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 }
 
 func eventID() string {
