@@ -35,7 +35,12 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pair, err := discoverVeth(c.Netns, c.IfName, att)
+	pod, err := openPodNetns(c.Netns)
+	if err != nil {
+		return nil, err
+	}
+	defer pod.Close()
+	pair, err := discoverVeth(pod, c.IfName, att)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +51,7 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if len(dropped) > 0 {
 		c.Log.WithField("args", dropped).Warn("ignoring CILIUM_LABEL_ CNI_ARGS the conflist's label-args does not allow")
 	}
-	if err := c.applyRouteMTU(ctx); err != nil {
+	if err := c.applyRouteMTU(ctx, pod); err != nil {
 		return nil, err
 	}
 
@@ -79,7 +84,7 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	}
 
 	if mac := agentMAC(ep); mac != "" && !sameMAC(mac, pair.PodMAC) {
-		if err := setPodMAC(c.Netns, c.IfName, mac); err != nil {
+		if err := pod.setPodMAC(c.IfName, mac); err != nil {
 			return nil, c.rollback(true, err)
 		}
 		res.Interfaces[att.Index].Mac = mac
