@@ -28,6 +28,7 @@ type agent struct {
 	p        *proc
 	apiUps   []time.Duration // start → API answering, per start
 	startups []time.Duration // start → state Ok and host endpoint ready, per start
+	extra    []string        // flags added for the next start (e.g. the route-MTU step's)
 }
 
 // newAgent prepares the agent's directories and private bpffs; start runs it.
@@ -83,7 +84,7 @@ func (a *agent) args() []string {
 		"--socket-path=" + a.sock,
 		"--devices=" + nodeDevice,
 		"--static-cnp-path=" + a.cnpDir,
-	}, peer.AgentFlagsOff()...)
+	}, append(peer.AgentFlagsOff(), a.extra...)...)
 }
 
 // start runs the agent and waits until it is fully up: API answering with state Ok, and the host
