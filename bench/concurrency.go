@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // limit is the fake's endpoint-create limiter for one scenario.
@@ -61,8 +62,8 @@ func runConcurrency(ctx context.Context, f *fakeNode, pods []netnsName, sc scena
 	r := f.runner(sock)
 	res := &concResult{scenario: sc, Pods: len(pods)}
 
-	burst := func(verb string) ([]outcome, time.Duration) {
-		outs := make([]outcome, len(pods))
+	burst := func(verb string) ([]peer.CnitoolResult, time.Duration) {
+		outs := make([]peer.CnitoolResult, len(pods))
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i, p := range pods {

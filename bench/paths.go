@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,6 +31,9 @@ func (p Paths) Prepare() error {
 			return fmt.Errorf("peer %s missing (make peers; bash e2e/peers.sh upstream-cni): %w", peer, err)
 		}
 	}
+	if err := requireStatic(p.peer("cilium-cni")); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(p.BinDir, 0o755); err != nil {
 		return fmt.Errorf("bin dir: %w", err)
 	}
@@ -53,6 +57,22 @@ func (p Paths) Prepare() error {
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			return fmt.Errorf("building %s: %w\n%s", name, err, out)
+		}
+	}
+	return nil
+}
+
+// requireStatic refuses a dynamically linked binary: upstream ships cilium-cni static (CGO_ENABLED=0),
+// and a cgo build would load libc and start slower than what users run.
+func requireStatic(bin string) error {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return fmt.Errorf("%s: %w", bin, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked; rebuild it static: bash e2e/peers.sh upstream-cni", bin)
 		}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // procRun is one plugin process run directly (as libcni execs it), with what wait4 reports. wait4's
@@ -85,7 +87,7 @@ func (c pluginCall) runArgv(ctx context.Context, argv ...string) procRun {
 		r.Faults = ru.Minflt
 	}
 	if err != nil {
-		r.Err = fmt.Errorf("%s %s: %w: %s", c.bin, c.command, err, lastLine(out.String()+" "+errOut.String()))
+		r.Err = fmt.Errorf("%s %s: %w: %s", c.bin, c.command, err, peer.Condense(out.String()+" "+errOut.String()))
 	}
 	return r
 }

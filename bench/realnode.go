@@ -9,13 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
-	"github.com/cilium-chain/cilium-chain/chain"
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // agentRunDir is used by the agent whatever --state-dir says (pid file, deleteQueue/, sockets).
@@ -30,8 +29,9 @@ type realNode struct {
 	ext      netnsName
 	net      *network
 	confA    string // Flannel alone
-	etcd     *bgProc
-	agent    *bgProc
+	etcd     *peer.Proc
+	agent    *peer.Proc
+	sysctls  peer.Sysctls // the agent's machine-wide sysctls before it started
 	bpffs    string
 	restore  func() error // undoes what the agent added under /var/run/cilium
 	proxy    *timingProxy
@@ -58,7 +58,7 @@ func startRealNode(ctx context.Context, paths Paths, logf func(string, ...any)) 
 	if err := os.Symlink(filepath.Join(paths.PeerDir, "cilium-bpf"), filepath.Join(r.dir, "lib", "bpf")); err != nil {
 		return r, err
 	}
-	if err := os.WriteFile(filepath.Join(r.dir, "etcd.yaml"), []byte("endpoints:\n- http://127.0.0.1:2379\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(r.dir, "etcd.yaml"), []byte(peer.EtcdConfig), 0o644); err != nil {
 		return r, err
 	}
 	if r.restore, err = guardRunDir(); err != nil {
@@ -82,36 +82,30 @@ func startRealNode(ctx context.Context, paths Paths, logf func(string, ...any)) 
 		return r, err
 	}
 	began := time.Now()
-	r.agent, err = startBg("cilium-agent", filepath.Join(r.dir, "agent.log"), []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH")},
-		append([]string{"ip", "netns", "exec", string(r.node), paths.peer("cilium-agent")}, r.agentArgs()...)...)
+	r.sysctls = peer.SaveSysctls(peer.AgentSysctls)
+	r.agent, err = peer.Start("cilium-agent", filepath.Join(r.dir, "agent.log"), []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH")},
+		append([]string{"ip", "netns", "exec", string(r.node), paths.peer("cilium-agent")}, peer.AgentArgs(r.dir, r.sock())...)...)
 	if err != nil {
 		return r, err
 	}
-	logf("cilium-agent started (pid %d), waiting for its API and host endpoint", r.agent.cmd.Process.Pid)
-	if err := r.waitReady(ctx, 4*time.Minute); err != nil {
-		return r, fmt.Errorf("agent not ready: %w\n%s", err, tail(filepath.Join(r.dir, "agent.log"), 30))
+	logf("cilium-agent started (pid %d), waiting for its API and host endpoint", r.agent.Pid())
+	if err := peer.WaitAgentReady(r.agent, peer.NewAgentAPI(r.sock()), 4*time.Minute, 200*time.Millisecond, nil); err != nil {
+		return r, fmt.Errorf("agent not ready: %w\n%s", err, r.agent.LogTail(30))
 	}
 	r.startups = time.Since(began)
 	r.proxy, err = startProxy(filepath.Join(r.dir, "proxy.sock"), r.sock())
 	return r, err
 }
 
-// wireNode builds the node netns: ext0 ↔ ext1 (in the ext netns), addresses and a default route, so
-// the agent has a device and a node IP without touching the machine's interfaces.
+// wireNode builds the node netns and its ext netns (peer.NodeWiring), so the agent has a device and a
+// node IP without touching the machine's interfaces.
 func (r *realNode) wireNode(ctx context.Context) error {
 	for _, n := range []netnsName{r.ext, r.node} {
 		if err := addNetns(ctx, n); err != nil {
 			return err
 		}
 	}
-	for _, argv := range [][]string{
-		{"ip", "-n", string(r.node), "link", "add", "ext0", "type", "veth", "peer", "name", "ext1", "netns", string(r.ext)},
-		{"ip", "-n", string(r.node), "addr", "add", "10.99.0.1/24", "dev", "ext0"},
-		{"ip", "-n", string(r.ext), "addr", "add", "10.99.0.2/24", "dev", "ext1"},
-		{"ip", "-n", string(r.node), "link", "set", "ext0", "up"},
-		{"ip", "-n", string(r.ext), "link", "set", "ext1", "up"},
-		{"ip", "-n", string(r.node), "route", "add", "default", "via", "10.99.0.2"},
-	} {
+	for _, argv := range peer.NodeWiring(string(r.node), string(r.ext)) {
 		if err := run(ctx, argv...); err != nil {
 			return err
 		}
@@ -120,17 +114,14 @@ func (r *realNode) wireNode(ctx context.Context) error {
 }
 
 func (r *realNode) startEtcd(ctx context.Context) (err error) {
-	r.etcd, err = startBg("etcd", filepath.Join(r.dir, "etcd.log"), nil, "ip", "netns", "exec", string(r.node), "etcd",
-		"--name=ccbench", "--data-dir="+filepath.Join(r.dir, "etcd"),
-		"--listen-client-urls=http://127.0.0.1:2379", "--advertise-client-urls=http://127.0.0.1:2379",
-		"--listen-peer-urls=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380",
-		"--initial-cluster=ccbench=http://127.0.0.1:2380", "--log-level=warn")
+	r.etcd, err = peer.Start("etcd", filepath.Join(r.dir, "etcd.log"), nil,
+		append([]string{"ip", "netns", "exec", string(r.node), "etcd"}, peer.EtcdArgs("ccbench", filepath.Join(r.dir, "etcd"))...)...)
 	if err != nil {
 		return err
 	}
-	return poll(ctx, 30*time.Second, func() error {
-		if r.etcd.exited() {
-			return fmt.Errorf("etcd exited: %v", r.etcd.err)
+	return peer.Eventually(30*time.Second, 200*time.Millisecond, func() error {
+		if done, werr := r.etcd.Exited(); done {
+			return fmt.Errorf("etcd exited: %v", werr)
 		}
 		return etcdHealthy(r.node)
 	})
@@ -164,52 +155,6 @@ func etcdHealthy(node netnsName) error {
 	return nil
 }
 
-// agentArgs run v1.20.2 without Kubernetes in generic-veth chaining; health checks, Hubble, L7 proxy
-// and iptables are off, so what is timed is endpoint creation.
-func (r *realNode) agentArgs() []string {
-	p := func(s string) string { return filepath.Join(r.dir, s) }
-	return []string{
-		"--enable-k8s=false", "--kvstore=etcd", "--kvstore-opt=etcd.config=" + p("etcd.yaml"),
-		"--identity-allocation-mode=kvstore", "--ipam=kubernetes", "--ipv4-range=10.200.0.0/24",
-		"--routing-mode=native", "--ipv4-native-routing-cidr=10.0.0.0/8", "--cni-chaining-mode=generic-veth",
-		"--enable-ipv4=true", "--enable-ipv6=false", "--state-dir=" + p("state"), "--lib-dir=" + p("lib"),
-		"--bpf-root=" + p("bpffs"), "--socket-path=" + r.sock(), "--devices=ext0",
-		"--enable-health-checking=false", "--enable-endpoint-health-checking=false", "--enable-l7-proxy=false",
-		"--enable-hubble=false", "--enable-gops=false", "--install-iptables-rules=false",
-		"--enable-ipv4-masquerade=false", "--kube-proxy-replacement=false",
-	}
-}
-
-// waitReady: API state Ok and the agent's own host endpoint ready (its datapath compiled and loaded).
-func (r *realNode) waitReady(ctx context.Context, within time.Duration) error {
-	api := newAPI(r.sock())
-	return poll(ctx, within, func() error {
-		if r.agent.exited() {
-			return fmt.Errorf("agent exited: %v", r.agent.err)
-		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		s, err := api.Healthz(cctx)
-		if err != nil {
-			return err
-		}
-		if s.Cilium == nil || s.Cilium.State != "Ok" {
-			return fmt.Errorf("agent state %+v", s.Cilium)
-		}
-		eps, err := api.ListEndpoints(cctx)
-		if err != nil {
-			return err
-		}
-		for _, ep := range eps {
-			if ep.Status != nil && ep.Status.Identity != nil && slices.Contains(ep.Status.Identity.Labels, "reserved:host") &&
-				ep.Status.State != nil && *ep.Status.State == "ready" {
-				return nil
-			}
-		}
-		return fmt.Errorf("host endpoint not ready yet")
-	})
-}
-
 // close stops the agent and etcd by their process groups, unmounts the bpffs, deletes the netns
 // (links, tc programs and routes go with them) and restores /var/run/cilium.
 func (r *realNode) close() error {
@@ -220,11 +165,23 @@ func (r *realNode) close() error {
 	for _, p := range r.pods {
 		errs = append(errs, delNetns(p))
 	}
-	if r.agent != nil {
-		errs = append(errs, r.agent.stop(30*time.Second))
+	for _, p := range []struct {
+		proc  *peer.Proc
+		grace time.Duration
+	}{{r.agent, 30 * time.Second}, {r.etcd, 10 * time.Second}} {
+		if p.proc != nil {
+			if err := p.proc.Stop(p.grace); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", p.proc.Name(), err))
+			}
+			p.proc.KillGroup() // children it left (clang, llc)
+		}
 	}
-	if r.etcd != nil {
-		errs = append(errs, r.etcd.stop(10*time.Second))
+	if r.sysctls != nil {
+		restored, stuck, err := r.sysctls.Restore()
+		for _, m := range append(restored, stuck...) {
+			fmt.Fprintf(os.Stderr, "sysctl %s\n", m)
+		}
+		errs = append(errs, err)
 	}
 	if r.bpffs != "" {
 		errs = append(errs, run(context.Background(), "umount", "-l", r.bpffs))
@@ -296,30 +253,3 @@ func unmountNew(before map[string]bool) {
 		}
 	}
 }
-
-// poll calls fn until it returns nil or within passes.
-func poll(ctx context.Context, within time.Duration, fn func() error) error {
-	deadline := time.Now().Add(within)
-	for {
-		err := fn()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %s: %w", within, err)
-		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// tail is the last n lines of a log, for failure reports.
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// newAPI is cilium-chain's own agent client, used here only to watch the agent.
-func newAPI(sock string) *chain.Agent { return chain.NewAgent(sock) }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // realResult splits each plugin's ADD against the real agent into the agent's PUT and the rest.
@@ -49,7 +50,7 @@ func runRealShare(ctx context.Context, r *realNode, vs []variant, cycles int) ([
 			}
 		}
 	}
-	if n, err := r.leftoverEndpoints(ctx); err != nil || n > 0 {
+	if n, err := r.leftoverEndpoints(); err != nil || n > 0 {
 		return results, fmt.Errorf("real agent: %d endpoints left after the DELs (%v)", n, err)
 	}
 	return results, nil
@@ -77,7 +78,7 @@ func (r *realNode) cycle(ctx context.Context, runner *cniRunner, res *realResult
 	del := call.run(cctx)
 	r.proxy.take()
 	if add.Err != nil || del.Err != nil {
-		return fmt.Errorf("%s against the real agent: ADD %v, DEL %v\n%s", v.Label, add.Err, del.Err, tail(filepath.Join(r.dir, "agent.log"), 20))
+		return fmt.Errorf("%s against the real agent: ADD %v, DEL %v\n%s", v.Label, add.Err, del.Err, r.agent.LogTail(20))
 	}
 	if !keep {
 		return nil
@@ -109,10 +110,8 @@ func (r *realNode) cycle(ctx context.Context, runner *cniRunner, res *realResult
 }
 
 // leftoverEndpoints counts endpoints other than the agent's host endpoint.
-func (r *realNode) leftoverEndpoints(ctx context.Context) (int, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	eps, err := newAPI(r.sock()).ListEndpoints(cctx)
+func (r *realNode) leftoverEndpoints() (int, error) {
+	eps, err := peer.NewAgentAPI(r.sock()).Endpoints()
 	if err != nil {
 		return 0, err
 	}

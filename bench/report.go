@@ -26,6 +26,7 @@ func (res *Results) header(b *strings.Builder, chartName string) {
 	fmt.Fprintf(b, "Produced by `make bench` (bench/cmd/ccbench) on %s, %s wall time.\n\n", res.Started.Format("2006-01-02 15:04 MST"), res.Finished.Sub(res.Started).Round(time.Second))
 	fmt.Fprintf(b, "Machine: %d × %s, %s RAM, Linux %s, %s, %s. Load average (1/5/15 min) at start %s, at end %s: the cores are shared with other builds, so compare figures only within one run; the variants are interleaved so the noise hits all of them alike.\n\n",
 		m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go, m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(b, "Upstream cilium-cni is built as Cilium ships it: static, `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'` (e2e/peers.sh; the bench refuses a binary with an ELF interpreter).\n\n")
 	fmt.Fprintf(b, "Chart of the latency distributions: [%s](%s).\n\n", chartName, chartName)
 }
 
@@ -110,7 +111,7 @@ func (res *Results) procTable(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "## 2. One plugin process\n\n")
-	fmt.Fprintf(b, "Each plugin exec'd directly as libcni does (stdin = its entry + prevResult of a real Flannel ADD, in the node netns, fake agent), ADD then DEL, %d times interleaved; medians. CPU (user+sys) from wait4; peak RSS from GNU time's `%%M` in a second run of each call (wait4's figure from a Go parent includes the parent's RSS). Package init from `GODEBUG=inittrace=1` (VERSION command, 10 runs: inits counted, their clock time summed). The last two rows exist only to split cilium-chain's cost: the no-op linked with all of cilium-chain's packages (bench/noop, tag importchain), and cilium-chain with its state-dir on disk instead of its tmpfs default. Wall times include waiting for a CPU on the shared cores; CPU times are the steadier figure.\n\n", res.Opts.ProcRuns)
+	fmt.Fprintf(b, "Each plugin exec'd directly as libcni does (stdin = its entry + prevResult of a real Flannel ADD, in the node netns, fake agent), ADD then DEL, %d times interleaved; medians. CPU (user+sys) from wait4; peak RSS from GNU time's `%%M` in a second run of each call (wait4's figure from a Go parent includes the parent's RSS). Package init from `GODEBUG=inittrace=1` (VERSION command, 10 runs: inits counted, their clock time summed). The last two rows exist only to split cilium-chain's cost: the no-op linked with all of cilium-chain's packages (bench/noop, tag importchain), and cilium-chain with its state-dir on disk instead of on tmpfs (its default /var/run/cilium-chain is tmpfs where /run is; for (d) the bench mounts one, whatever /run is on this machine). Wall times include waiting for a CPU on the shared cores; CPU times are the steadier figure.\n\n", res.Opts.ProcRuns)
 	fmt.Fprintf(b, "| plugin | binary | ADD wall | ADD CPU | ADD peak RSS | DEL wall | DEL CPU | DEL peak RSS | package inits | init clock | init heap |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range res.Proc {
 		aw, ac := summary(p.Add)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // Options size the run.
@@ -105,8 +107,8 @@ func runFakeParts(ctx context.Context, o Options, res *Results) (err error) {
 }
 
 func runRealParts(ctx context.Context, o Options, res *Results) (err error) {
-	o.Logf("real agent: taking %s", agentLock)
-	release, err := lockAgent(ctx, o.AgentWait, o.Logf)
+	o.Logf("real agent: taking %s", peer.AgentLock)
+	release, err := peer.LockAgent(ctx, o.AgentWait, o.Logf)
 	if err != nil {
 		return err
 	}

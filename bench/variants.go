@@ -35,8 +35,8 @@ func (v variant) withKeys(extra map[string]any) map[string]any {
 }
 
 // variants are (a)–(d). Both Cilium plugins use the entry upstream documents for generic-veth and
-// find the agent through CILIUM_SOCK; cilium-chain keeps its default state dir (tmpfs; the network's
-// records there are removed with the libcni cache) and only gets its deletion queue moved into the run
+// find the agent through CILIUM_SOCK; cilium-chain keeps its default state dir (on tmpfs where /run is;
+// the network's records there are removed with the libcni cache) and only gets its deletion queue moved into the run
 // dir (the default is the real agent's). Logging stays at each plugin's default.
 func variants(runDir string) []variant {
 	return []variant{
@@ -51,7 +51,8 @@ func variants(runDir string) []variant {
 }
 
 // procExtras join (b)–(d) in the process figures only, to split cilium-chain's cost: its imports alone,
-// and its ADD with the attachment store on disk (diskDir) instead of its tmpfs default.
+// and its ADD with the attachment store on disk (diskDir) instead of on tmpfs, where (d) keeps it for
+// these figures (runProcCost mounts one).
 func procExtras(diskDir string) []variant {
 	return []variant{
 		{Key: "bi", Label: "no-op + cilium-chain's imports", Type: noopImportsType, entry: map[string]any{"type": noopImportsType}},

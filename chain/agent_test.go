@@ -2,6 +2,8 @@ package chain
 
 import (
 	"context"
+	"fmt"
+	"hash/crc32"
 	"net/http"
 	"testing"
 	"time"
@@ -11,11 +13,14 @@ import (
 	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
 )
 
+// testRequest is a valid generic-veth request; its IP is derived from cid, since the agent refuses a
+// second endpoint with an IP that is in use.
 func testRequest(cid string) *models.EndpointChangeRequest {
 	routing := false
+	h := crc32.ChecksumIEEE([]byte(cid))
 	return &models.EndpointChangeRequest{
 		ContainerID: cid, ContainerInterfaceName: "eth0", InterfaceName: "veth0", InterfaceIndex: 7,
-		Mac: "0a:58:0a:f4:01:05", HostMac: "5e:2d:7a:11:22:33", Addressing: &models.AddressPair{IPv4: "10.244.1.5"},
+		Mac: "0a:58:0a:f4:01:05", HostMac: "5e:2d:7a:11:22:33", Addressing: &models.AddressPair{IPv4: fmt.Sprintf("10.%d.%d.%d", h>>16&0xff, h>>8&0xff, h&0xff)},
 		State:                 models.EndpointStateWaitingDashForDashIdentity.Pointer(),
 		DatapathConfiguration: &models.EndpointDatapathConfiguration{ExternalIpam: true, RequireRouting: &routing},
 	}

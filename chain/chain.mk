@@ -3,20 +3,23 @@ FUZZTIME ?= 10s
 
 .PHONY: test-unit test-fuzz-short fuzz
 
-test-unit: ## every Go test; the netns and cnitool ones need root and skip without it
-	CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin \
-		$(GO) test -count=1 -timeout 20m ./chain/... ./plugin/... ./install/... ./e2e/peer/...
+test-unit: build $(TESTFILTER) ## every Go test (soak aside); the netns and cnitool ones need root and skip without it
+	$(GOTEST_JSON) -count=1 -timeout 20m -skip '^TestSoak$$' ./chain/... ./plugin/... ./install/... ./e2e/peer/... \
+		./internal/... $(TO_FILTER)
 
 FUZZ_PKGS := ./chain/ ./install/
 test-fuzz-short: ## each fuzz target briefly
-	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
-		echo "fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
+	@for p in $(FUZZ_PKGS); do \
+		list=$$($(GO) test -list '^Fuzz' $$p) || { echo "$$list"; echo "go test -list failed for $$p"; exit 1; }; \
+		targets=$$(grep '^Fuzz' <<<"$$list") || { echo "no fuzz target in $$p"; exit 1; }; \
+		for t in $$targets; do \
+			echo "fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 
 SOAK_CYCLES ?= 1000
 .PHONY: soak soak-short fuzz
-soak: build peers ## ADD/DEL cycles through cnitool + Flannel with a randomly failing fake agent; prints counts
-	set -o pipefail; SOAK_CYCLES=$(SOAK_CYCLES) CILIUM_CHAIN_BIN=$(BIN)/cilium-chain PEER_BIN=$(PEER_DIR)/bin \
-		$(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./plugin/ | grep -E '^(soak:|--- |ok|FAIL|PASS)'
+# SOAK_SEED replays a run (every soak prints its seed).
+soak: build peers $(TESTFILTER) ## ADD/DEL cycles through cnitool + Flannel with a randomly failing fake agent; prints counts
+	SOAK_CYCLES=$(SOAK_CYCLES) SOAK_SEED=$(SOAK_SEED) $(GOTEST_JSON) -count=1 -timeout 60m -run '^TestSoak$$' ./plugin/ $(TO_FILTER)
 
 soak-short: ## the CI variant of make soak
 	$(MAKE) soak SOAK_CYCLES=150

@@ -84,8 +84,12 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 const maxTimeout = 10 * time.Minute
 
-// DefaultStateDir is state-dir's default, read from its tag, for tests that look at records.
-var DefaultStateDir = Defaults().StateDir
+// DefaultStateDir and DefaultDeleteQueueDir are the defaults of state-dir and delete-queue-dir, read
+// from their tags, for tests that look at records and for the installer's doctor.
+var (
+	DefaultStateDir       = Defaults().StateDir
+	DefaultDeleteQueueDir = Defaults().DeleteQueueDir
+)
 
 // Defaults is the configuration with every default applied and nothing else.
 func Defaults() *Config {

@@ -54,7 +54,8 @@ func newAgent(t *testing.T, tl tools, n *node, dir string) *agent {
 	}
 	mustRun(t, "mount", "-t", "bpf", "bpf", a.path("bpffs"))
 	t.Cleanup(func() { bestEffort(t, "umount", "-l", a.path("bpffs")) })
-	peer.WriteFile(t, a.path("etcd.yaml"), "endpoints:\n- "+etcdURL+"\n")
+	peer.WriteFile(t, a.path("etcd.yaml"), peer.EtcdConfig)
+	restoreSysctls(t, peer.SaveSysctls(peer.AgentSysctls)) // its cleanup runs after the agent stopped
 	t.Cleanup(func() { a.stop(t) })
 	return a
 }
@@ -63,28 +64,9 @@ func (a *agent) path(elem ...string) string {
 	return filepath.Join(append([]string{a.dir}, elem...)...)
 }
 
-// args are the flags that run v1.20.2 without Kubernetes in generic-veth chaining (see
-// shared/notes/real-peers.md); tcx is off so the programs show up as tc filters.
+// args are the shared flags (peer.AgentArgs) plus the policy directory the tests drop CNPs into.
 func (a *agent) args() []string {
-	return append([]string{
-		"--enable-k8s=false",
-		"--kvstore=etcd",
-		"--kvstore-opt=etcd.config=" + a.path("etcd.yaml"),
-		"--identity-allocation-mode=kvstore",
-		"--ipam=kubernetes",
-		"--ipv4-range=10.200.0.0/24",
-		"--routing-mode=native",
-		"--ipv4-native-routing-cidr=10.0.0.0/8",
-		"--cni-chaining-mode=generic-veth",
-		"--enable-ipv4=true",
-		"--enable-ipv6=false",
-		"--state-dir=" + a.path("state"),
-		"--lib-dir=" + a.path("lib"),
-		"--bpf-root=" + a.path("bpffs"),
-		"--socket-path=" + a.sock,
-		"--devices=" + nodeDevice,
-		"--static-cnp-path=" + a.cnpDir,
-	}, append(peer.AgentFlagsOff(), a.extra...)...)
+	return append(append(peer.AgentArgs(a.dir, a.sock), "--static-cnp-path="+a.cnpDir), a.extra...)
 }
 
 // start runs the agent and waits until it is fully up: API answering with state Ok, and the host
@@ -139,7 +121,10 @@ func guardAgentRunDir(t *testing.T) {
 			}
 		}
 	}
-	if peer.FileExists(marker) {
+	if owner, err := os.ReadFile(marker); err == nil {
+		if p := strings.TrimSpace(string(owner)); p != runID() && alive(p) {
+			t.Fatalf("%s belongs to the live e2e run %s", agentRunDir, p)
+		}
 		_ = os.RemoveAll(agentRunDir) // left by a crashed run of ours
 		_ = os.Remove(marker)
 	}
@@ -179,4 +164,22 @@ func removeNewEntries(t *testing.T, dir string, before map[string]bool) {
 			}
 		}
 	}
+}
+
+// restoreSysctls puts the machine-wide sysctls the agent changed back at cleanup. The one the kernel
+// allows no way back from (kernel.unprivileged_bpf_disabled=1) is logged, not failed: the agent sets it
+// on every machine it runs on, and a reboot clears it.
+func restoreSysctls(t *testing.T, saved peer.Sysctls) {
+	t.Cleanup(func() {
+		restored, stuck, err := saved.Restore()
+		for _, r := range restored {
+			t.Logf("restored sysctl %s", r)
+		}
+		for _, s := range stuck {
+			t.Logf("sysctl %s", s)
+		}
+		if err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
 }

@@ -12,6 +12,8 @@ import (
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/types/create"
+
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // cniRunner drives cnitool inside the node netns, where the plugin finds the host veths.
@@ -25,15 +27,10 @@ type cniRunner struct {
 func (c *cniRunner) cnitool(confDir, cmd string, p *pod) cmdResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	argv := c.n.exec("env",
-		"CNI_PATH="+c.tl.cniPath(),
-		"NETCONFPATH="+confDir,
-		"CNI_ARGS="+p.cniArgs(),
-		"CNI_IFNAME="+p.ifname,
-	)
-	argv = append(argv, c.env...)
-	argv = append(argv, c.tl.bin("cnitool"), cmd, netName, p.ns.path())
-	return run(ctx, nil, nil, argv[0], argv[1:]...)
+	tool := peer.Cnitool{Bin: c.tl.bin("cnitool"), CNIPath: c.tl.cniPath(), NodeNS: c.n.ns.path(),
+		Env: append([]string{"CNI_IFNAME=" + p.ifname}, c.env...)}
+	res := tool.Run(ctx, confDir, cmd, netName, p.ns.path(), p.cniArgs())
+	return cmdResult{Stdout: res.Stdout, Took: res.Took, Err: res.Err}
 }
 
 // add runs ADD, checks the printed result and records the pod's IP and host veth.

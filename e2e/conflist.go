@@ -18,10 +18,6 @@ const netName = "cbr0"
 // clusterName is the agent's default --cluster-name.
 const clusterName = "default"
 
-// subnetEnv is what flanneld would write. FLANNEL_IPMASQ=true is kube-flannel's default (--ip-masq):
-// flanneld masquerades, so the bridge delegate does not (with false it needs the iptables binary).
-const subnetEnv = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"
-
 // confSet writes conflist variants, each in a conf dir of its own (cnitool looks a network up by name
 // in NETCONFPATH, so variants sharing the name cannot share a dir).
 type confSet struct {
@@ -29,24 +25,14 @@ type confSet struct {
 	sock string
 }
 
-func (c confSet) subnetFile() string { return filepath.Join(c.dir, "subnet.env") }
-
 // pluginLog is where every cilium-chain entry logs.
 func (c confSet) pluginLog() string { return filepath.Join(c.dir, "cilium-chain.log") }
 
 // stateDir is the plugin's record of attachments, shared by all variants like a node's would be.
 func (c confSet) stateDir() string { return filepath.Join(c.dir, "chain-state") }
 
-// flannel is the seed's primary entry (kube-flannel's delegate settings); its data stays in dir.
-func (c confSet) flannel() map[string]any {
-	return map[string]any{
-		"type":       "flannel",
-		"subnetFile": c.subnetFile(),
-		"dataDir":    filepath.Join(c.dir, "flannel"),
-		"ipam":       map[string]any{"dataDir": filepath.Join(c.dir, "ipam")},
-		"delegate":   map[string]any{"hairpinMode": true, "isDefaultGateway": true},
-	}
-}
+// flannel is the seed's primary entry; its data stays in dir.
+func (c confSet) flannel() map[string]any { return peer.FlannelEntry(c.dir) }
 
 // flannelDelegate is the bridge config Flannel v0.9.1 generates from subnet.env; it stands in for
 // Flannel at cniVersion 1.x, which that Flannel (the last one the module proxy serves) does not speak.
@@ -123,7 +109,7 @@ type variants struct {
 func writeVariants(t *testing.T, dir, sock string) (confSet, variants) {
 	t.Helper()
 	c := confSet{dir: dir, sock: sock}
-	peer.WriteFile(t, c.subnetFile(), subnetEnv)
+	peer.WriteFile(t, filepath.Join(dir, "subnet.env"), peer.SubnetEnv)
 	return c, variants{
 		seed:     c.write(t, "seed-0.3.1", "0.3.1", c.flannel(), c.chain()),
 		check:    c.write(t, "flannel-0.4.0", "0.4.0", c.flannel(), c.chain()),

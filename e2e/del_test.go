@@ -9,8 +9,9 @@ import (
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
-// stepDel — assertion 4: DEL of C removes its endpoint, its pinned per-endpoint maps and every
-// program on its host veth; a second DEL of the same attachment succeeds.
+// stepDel — assertion 4: the plugin's DEL of C removes its endpoint, its pinned per-endpoint maps and
+// every program on its host veth (still there: Flannel has not run yet); the chain's DEL that follows,
+// a second DEL of the same attachment for the plugin, succeeds and Flannel removes the veth.
 func (s *suite) stepDel(t *testing.T) {
 	ep, found, err := s.agent.api.Endpoint(s.c.endpointID())
 	if err != nil || !found {
@@ -20,8 +21,9 @@ func (s *suite) stepDel(t *testing.T) {
 	if len(pins) == 0 {
 		t.Errorf("no pinned maps for endpoint %d before DEL", ep.ID)
 	}
-	took := s.delTimed(t, s.confs.seed, s.c)
-	t.Logf("DEL c in %s", took.Round(time.Millisecond))
+	took := s.pluginDel(t, s.c.containerID(), s.c.ns.path())
+	s.tm.dels = append(s.tm.dels, took)
+	t.Logf("plugin DEL of c in %s", took.Round(time.Millisecond))
 	if err := waitEndpointGone(s.agent.api, s.c, 10*time.Second); err != nil {
 		t.Error(err)
 	}

@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
@@ -26,9 +28,16 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	requireRoot(t)
 	tl := findTools(t)
+	// The one-agent-per-machine lock of every real-agent run (bench, e2e-cluster too), held until the
+	// very end of the teardown (registered first, runs last); leftovers are cleaned only under it.
+	release, err := peer.LockAgent(context.Background(), 15*time.Minute, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
 	cleanStale(t)
 	dir := runDir(t)
-	t.Cleanup(func() { // registered first, runs last
+	t.Cleanup(func() {
 		if *flagKeep {
 			t.Logf("run directory kept: %s", dir)
 			return

@@ -15,23 +15,11 @@ import (
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
-// etcdURL is where etcd listens inside the node netns; the agent keeps identities there.
-const etcdURL = "http://127.0.0.1:2379"
-
 // startEtcd runs Debian's etcd inside the node netns with its own data dir and waits for health.
 func startEtcd(t *testing.T, n *node, dir string) *proc {
 	t.Helper()
 	killStale(t, "etcd")
-	argv := n.exec("etcd",
-		"--name=cchain-e2e",
-		"--data-dir="+filepath.Join(dir, "etcd"),
-		"--listen-client-urls="+etcdURL,
-		"--advertise-client-urls="+etcdURL,
-		"--listen-peer-urls=http://127.0.0.1:2380",
-		"--initial-advertise-peer-urls=http://127.0.0.1:2380",
-		"--initial-cluster=cchain-e2e=http://127.0.0.1:2380",
-		"--log-level=warn",
-	)
+	argv := n.exec(append([]string{"etcd"}, peer.EtcdArgs("cchain-e2e", filepath.Join(dir, "etcd"))...)...)
 	p := startProc(t, "etcd", filepath.Join(dir, "etcd.log"), nil, argv...)
 	t.Cleanup(func() {
 		if err := p.stop(10 * time.Second); err != nil {
@@ -43,7 +31,7 @@ func startEtcd(t *testing.T, n *node, dir string) *proc {
 		if done, werr := p.Exited(); done {
 			return fmt.Errorf("etcd exited: %v", werr)
 		}
-		resp, err := client.Get(etcdURL + "/health")
+		resp, err := client.Get(peer.EtcdURL + "/health")
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 
 var (
 	flagKeep = flag.Bool("keep", false, "keep the run directory (logs, configs, state) after the tests")
-	flagDemo = flag.Bool("demo", false, "run TestDemo, the narrated walkthrough behind `make demo`")
+	flagDemo = flag.Bool("demo", false, "narrate TestDemo on stdout (the walkthrough behind `make demo`)")
 )
 
 func TestMain(m *testing.M) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests run against, cached outside the clone so a second run
-# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|all
+# (and CI on the same machine) is fast. Usage: peers.sh apt|cni|agent|upstream-cni|helm|all
 set -euo pipefail
 
 PEER_DIR=${PEER_DIR:-$HOME/.cache/cilium-chain}
@@ -9,6 +9,7 @@ CILIUM_VERSION=${CILIUM_VERSION:-v1.20.2}
 CNITOOL_VERSION=v1.3.1
 PLUGINS_VERSION=v1.9.1
 FLANNEL_VERSION=v0.9.1
+HELM_VERSION=v3.22.0
 mkdir -p "$BIN"
 
 say() { printf '[peers] %s\n' "$*" >&2; }
@@ -44,10 +45,14 @@ cni_tools() {
 	go_install flannel github.com/containernetworking/plugins/plugins/meta/flannel@$FLANNEL_VERSION
 }
 
-# cilium_build <binary> <package>: builds from the cilium module in a throwaway module.
+# cilium_build <binary> <package> [static]: builds from the cilium module in a throwaway module.
+# static is how Cilium ships cilium-cni (CGO_ENABLED=0 -trimpath); the stamp records it, so a cached
+# build made another way is rebuilt.
 cilium_build() {
-	local name=$1 pkg=$2 out="$BIN/$1" stamp="$BIN/.$1.version"
-	if [[ -x $out && $(cat "$stamp" 2>/dev/null) == "$CILIUM_VERSION" ]]; then return; fi
+	local name=$1 pkg=$2 mode=${3:-} out="$BIN/$1" stamp="$BIN/.$1.version"
+	local want="$CILIUM_VERSION${mode:+ $mode}" cgo=1 flags=()
+	if [[ $mode == static ]]; then cgo=0 flags=(-trimpath); fi
+	if [[ -x $out && $(cat "$stamp" 2>/dev/null) == "$want" ]]; then return; fi
 	local mod=$PEER_DIR/cilium-mod-$CILIUM_VERSION
 	mkdir -p "$mod"
 	if [[ ! -f $mod/go.mod ]]; then
@@ -65,10 +70,10 @@ MOD
 	fi
 	say "building $name from github.com/cilium/cilium@$CILIUM_VERSION (several minutes on a cold machine; progress below)"
 	local start=$SECONDS
-	(cd "$mod" && GOFLAGS=-mod=mod go build -v -ldflags='-s -w' -o "$out.tmp" "$pkg" 2>&1 |
+	(cd "$mod" && CGO_ENABLED=$cgo GOFLAGS=-mod=mod go build -v "${flags[@]}" -ldflags='-s -w' -o "$out.tmp" "$pkg" 2>&1 |
 		awk '{n++} n%200==0 {printf "[peers]   %s: %d packages compiled...\n", name, n > "/dev/stderr"}' name="$name")
 	mv "$out.tmp" "$out"
-	echo "$CILIUM_VERSION" >"$stamp"
+	echo "$want" >"$stamp"
 	echo "$((SECONDS - start))" >"$BIN/.$name.buildtime" # reported by the e2e timings
 	say "$name built in $((SECONDS - start)) s"
 }
@@ -81,13 +86,17 @@ agent() {
 	ln -sfn "$dir/bpf" "$PEER_DIR/cilium-bpf"
 }
 
-upstream_cni() { cilium_build cilium-cni github.com/cilium/cilium/plugins/cilium-cni; }
+upstream_cni() { cilium_build cilium-cni github.com/cilium/cilium/plugins/cilium-cni static; }
+
+# Helm renders, lints and installs install/helm/cilium-chain (and generates the plain manifest).
+helm() { go_install helm helm.sh/helm/v3/cmd/helm@$HELM_VERSION; }
 
 case ${1:-all} in
 apt) apt_deps ;;
 cni) cni_tools ;;
 agent) agent ;;
 upstream-cni) upstream_cni ;;
-all) apt_deps; cni_tools; agent; upstream_cni ;;
-*) echo "usage: $0 apt|cni|agent|upstream-cni|all" >&2; exit 2 ;;
+helm) helm ;;
+all) apt_deps; cni_tools; agent; upstream_cni; helm ;;
+*) echo "usage: $0 apt|cni|agent|upstream-cni|helm|all" >&2; exit 2 ;;
 esac

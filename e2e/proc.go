@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,25 +56,36 @@ func (p *proc) stop(grace time.Duration) error {
 }
 
 // killStale kills a process recorded in pidDir/<name>.pid by an earlier run, if it is still one
-// of ours (its command line names a cchain-e2e run directory).
+// of ours (its command line names a cchain-e2e-<pid> run directory) and that run is dead: a live
+// run's process is never touched.
 func killStale(t *testing.T, name string) {
 	t.Helper()
-	path := filepath.Join(pidDir, name+".pid")
+	if err := killStaleIn(pidDir, name, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func killStaleIn(dir, name string, logf func(string, ...any)) error {
+	path := filepath.Join(dir, name+".pid")
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return
+		return nil
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 1 {
 		_ = os.Remove(path)
-		return
+		return nil
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "cchain-e2e-") {
+	owner := regexp.MustCompile(runDirPattern).FindStringSubmatch(string(cmdline))
+	if err != nil || owner == nil {
 		_ = os.Remove(path) // gone, or the PID was reused by something else
-		return
+		return nil
 	}
-	t.Logf("killing stale %s (pid %d) left by an earlier run", name, pid)
+	if alive(owner[1]) {
+		return fmt.Errorf("%s (pid %d) belongs to the live e2e run %s; not touching it", name, pid, owner[1])
+	}
+	logf("killing stale %s (pid %d) left by the dead run %s", name, pid, owner[1])
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	err = peer.Eventually(10*time.Second, 100*time.Millisecond, func() error {
@@ -83,7 +95,8 @@ func killStale(t *testing.T, name string) {
 		return fmt.Errorf("stale %s (pid %d) still alive", name, pid)
 	})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	_ = os.Remove(path)
+	return nil
 }

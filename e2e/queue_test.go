@@ -3,11 +3,10 @@
 package e2e
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,16 +19,20 @@ import (
 // at start (fixed path, like the rest of /var/run/cilium).
 const deleteQueueDir = agentRunDir + "/deleteQueue"
 
-// stepQueue — assertion 5: with the agent stopped, DEL of D succeeds quickly and queues the deletion;
-// after a restart the agent drains the queue, D's endpoint is gone, A and B are restored, and
-// nothing else is left.
+// stepQueue — assertion 5: with the agent stopped, the plugin's DEL of D succeeds quickly and queues
+// the deletion. Only the plugin's DEL runs, so D's veth stays: at restore the agent would keep D's
+// endpoint (as it keeps Q's, the control, which has no queue entry), so D is gone after the restart
+// only because the agent drained our entry, and it must have read every entry without error. A and B
+// are restored; then the pods are torn down through the chain.
 func (s *suite) stepQueue(t *testing.T) {
-	s.addTimed(t, s.confs.seed, s.d)
-	waitEndpointReady(t, s.agent.api, s.d)
+	for _, p := range []*pod{s.d, s.q} {
+		s.addTimed(t, s.confs.seed, p)
+		waitEndpointReady(t, s.agent.api, p)
+	}
 	s.agent.stop(t)
 
 	before := queued(t)
-	took := s.cni.del(t, s.confs.seed, s.d)
+	took := s.pluginDel(t, s.d.containerID(), s.d.ns.path())
 	s.tm.queuedDel = took
 	if took > 5*time.Second {
 		t.Errorf("DEL with the agent down took %s, want a quick return (< 5s)", took)
@@ -44,18 +47,18 @@ func (s *suite) stepQueue(t *testing.T) {
 		t.Fatalf("want one queued deletion naming %s in %s, got %v (queue: %v)", s.d.containerID(), deleteQueueDir, mine, queued(t))
 	}
 	t.Logf("DEL d with the agent down: success in %s, queued %s", took.Round(time.Millisecond), mine[0])
-	requireNoPrograms(t, s.node, s.d) // Flannel's DEL removed the veth pair anyway
 
 	// Issue 6: more DELs than upstream's 256-entry cap while the agent is down, all queued.
 	burst := time.Now()
 	for i := range queueBurst - 1 {
-		s.delDirect(t, fmt.Sprintf("phantom-%03d", i))
+		s.pluginDel(t, fmt.Sprintf("phantom-%03d", i), "")
 	}
 	if n := len(queued(t)); n < queueBurst {
 		t.Fatalf("%d queue entries after %d DELs with the agent down", n, queueBurst)
 	}
 	t.Logf("%d more DELs with the agent down queued in %s", queueBurst-1, time.Since(burst).Round(time.Millisecond))
 
+	logFrom := fileSize(s.agent.logPath)
 	restart := time.Now()
 	s.agent.start(t)
 	if err := waitEndpointGone(s.agent.api, s.d, 30*time.Second); err != nil {
@@ -70,9 +73,28 @@ func (s *suite) stepQueue(t *testing.T) {
 	}); err != nil {
 		t.Error(err)
 	}
-	for _, p := range []*pod{s.a, s.b} {
+	agentLog := logSince(t, s.agent.logPath, logFrom)
+	if !strings.Contains(agentLog, "Processing queued deletion requests") {
+		t.Errorf("the restarted agent did not log processing its deletion queue")
+	}
+	for _, bad := range []string{"Failed to read queued CNI deletion entry", "Failed to list queued CNI deletion requests", "processQueuedDeletes failed"} {
+		if strings.Contains(agentLog, bad) {
+			t.Errorf("the agent logged %q: an entry we wrote was unreadable", bad)
+		}
+	}
+	// D's veth is still there: its endpoint went because of the queue, not because the agent found
+	// nothing to restore; and the agent detached its programs from it.
+	requireNoPrograms(t, s.node, s.d)
+	for _, p := range []*pod{s.a, s.b, s.q} {
 		waitEndpointReady(t, s.agent.api, p)
 		requirePrograms(t, s.node, p)
+	}
+
+	for _, p := range []*pod{s.d, s.q} { // D: the DEL the runtime would send later releases IP and veth
+		s.delTimed(t, s.confs.seed, p)
+	}
+	if err := waitEndpointGone(s.agent.api, s.q, 10*time.Second); err != nil {
+		t.Error(err)
 	}
 	eps, err := cniEndpoints(s.agent.api)
 	if err != nil {
@@ -86,18 +108,46 @@ func (s *suite) stepQueue(t *testing.T) {
 // queueBurst is how many DELs stepQueue issues with the agent down: more than upstream's 256 cap.
 const queueBurst = 300
 
-// delDirect runs cilium-chain's DEL alone, as a runtime would for a pod whose netns is already gone.
-func (s *suite) delDirect(t *testing.T, containerID string) {
+// pluginDel runs cilium-chain's DEL alone with the project's entry in the node netns, as a runtime
+// would for a pod whose netns is gone (netns "") or as the chain's last step; it returns how long it
+// took. Flannel is not run, so the pod's veth and IP stay.
+func (s *suite) pluginDel(t *testing.T, containerID, netns string) time.Duration {
 	t.Helper()
-	entry := s.conf.chain()
+	return s.pluginDelWith(t, s.conf.chain(), nil, containerID, netns)
+}
+
+// pluginDelWith is pluginDel with another entry and extra environment (CILIUM_SOCK).
+func (s *suite) pluginDelWith(t *testing.T, entry map[string]any, env []string, containerID, netns string) time.Duration {
+	t.Helper()
 	entry["cniVersion"], entry["name"] = "0.3.1", netName
 	stdin, _ := json.Marshal(entry)
-	cmd := exec.Command(s.tl.pluginBin)
-	cmd.Env = []string{"CNI_COMMAND=DEL", "CNI_CONTAINERID=" + containerID, "CNI_IFNAME=eth0", "CNI_PATH=" + s.tl.peerBin}
-	cmd.Stdin = bytes.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("DEL %s with the agent down: %v: %s", containerID, err, out)
+	env = append(env, "CNI_COMMAND=DEL", "CNI_CONTAINERID="+containerID, "CNI_IFNAME=eth0", "CNI_PATH="+s.tl.peerBin, "CNI_NETNS="+netns)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	argv := s.node.exec(s.tl.pluginBin)
+	res := run(ctx, env, stdin, argv[0], argv[1:]...)
+	if res.Err != nil {
+		t.Fatalf("plugin DEL of %s: %v: %s", containerID, res.Err, res.Stdout)
 	}
+	return res.Took
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logSince is what was appended to a log after offset.
+func logSince(t *testing.T, path string, offset int64) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return string(b[min(offset, int64(len(b))):])
 }
 
 // queued maps the entries of the delete queue (lock file aside) to their content.

@@ -12,11 +12,12 @@ import (
 type suite struct {
 	*env
 	tm timings
-	// a and b are app=test, c is app=other (the seed scenario); d is DELeted while the agent is down;
-	// e and f are CHECKed, g is GCed, h uses upstream's entry shape; i's DEL meets a failing live
-	// agent, m has two interfaces, j and k are for the route MTU without and with the agent flag.
-	a, b, c, d, e, f, g, h *pod
-	i, m, j, k             *pod
+	// a and b are app=test, c is app=other (the seed scenario); d is DELeted while the agent is down
+	// and q, the control, is not; e and f are CHECKed, g is GCed, h uses upstream's entry shape; i's DEL
+	// meets a failing live agent, m has two interfaces, j and k are for the route MTU without and with
+	// the agent flag.
+	a, b, c, d, e, f, g, h, q *pod
+	i, m, j, k                *pod
 }
 
 // TestAgent is issue 3, end to end against the real cilium-agent.
@@ -29,7 +30,7 @@ func TestAgent(t *testing.T) {
 	test, other := map[string]string{"app": "test"}, map[string]string{"app": "other"}
 	s.a, s.b, s.c = newPod(t, "a", test), newPod(t, "b", test), newPod(t, "c", other)
 	s.d, s.e, s.f = newPod(t, "d", other), newPod(t, "e", other), newPod(t, "f", other)
-	s.g, s.h = newPod(t, "g", other), newPod(t, "h", test)
+	s.g, s.h, s.q = newPod(t, "g", other), newPod(t, "h", test), newPod(t, "q", other)
 	s.i, s.m, s.j, s.k = newPod(t, "i", other), newPod(t, "m", other), newPod(t, "j", other), newPod(t, "k", other)
 
 	steps := []struct {

@@ -35,7 +35,7 @@ func (s *suite) stepUpstream(t *testing.T) {
 	t.Logf("endpoint %d of h: identity %d %v", ep.ID, ep.Status.Identity.ID, ep.Status.Identity.Labels)
 	requirePrograms(t, s.node, s.h)
 
-	took := up.del(t, s.confs.upstream, s.h)
+	took := s.pluginDelWith(t, s.conf.upstreamChain(), up.env, s.h.containerID(), s.h.ns.path())
 	s.tm.dels = append(s.tm.dels, took)
 	if err := waitEndpointGone(s.agent.api, s.h, 10*time.Second); err != nil {
 		t.Error(err)

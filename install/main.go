@@ -23,6 +23,14 @@ func main() {
 
 // runMain is main with its inputs passed in, so tests can run the real thing in-process or re-exec it.
 func runMain(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "doctor":
+			return runDoctor(args[1:], lookupEnv, stdout, stderr)
+		case "uninstall":
+			return runUninstall(args[1:], lookupEnv, stdout, stderr)
+		}
+	}
 	cfg, err := parseConfig(args, lookupEnv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -123,7 +123,7 @@ func TestManifestShape(t *testing.T) {
 		{"probe port is the --ready-addr port", c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil &&
 			slices.Contains(c.Args, fmt.Sprintf("--ready-addr=127.0.0.1:%d", c.ReadinessProbe.HTTPGet.Port.IntValue()))},
 		{"host paths", hostPaths["cni-bin"] == "/opt/cni/bin" && hostPaths["cni-conf"] == "/etc/cni/net.d" && hostPaths["cilium-run"] == "/var/run/cilium"},
-		{"only the agent socket and config are read-only", slices.Equal(ro, []string{"/var/run/cilium", "/etc/cilium-chain"})},
+		{"only the agent socket, config and what doctor reads are read-only", slices.Equal(ro, []string{"/var/run/cilium", "/etc/cilium-chain", "/host/var/lib/cni", "/host/var/run/cilium-chain"})},
 		{"keeps the conflist across rolling updates", m.configMap.Data["CILIUM_CHAIN_KEEP_ON_EXIT"] == "true"},
 	}
 	for _, c := range checks {

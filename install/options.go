@@ -166,30 +166,37 @@ func newFlags(cfg *config) *flags {
 // parseConfig reads the environment first and the command line second, so a flag beats its variable.
 func parseConfig(args []string, lookupEnv func(string) (string, bool), usageOut io.Writer) (*config, error) {
 	cfg := &config{}
-	f := newFlags(cfg)
+	if err := newFlags(cfg).parse(args, lookupEnv, usageOut, helpIntro); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parse sets the flags from the environment, then from args; --help prints intro and the flags.
+func (f *flags) parse(args []string, lookupEnv func(string) (string, bool), usageOut io.Writer, intro string) error {
 	f.fs.SetOutput(io.Discard)
 	f.fs.Usage = func() {}
 	for _, d := range f.docs {
 		// An empty variable counts as unset, so a ConfigMap can list every key with "" for the default.
 		if v, ok := lookupEnv(envName(d.name)); ok && v != "" {
 			if err := f.fs.Set(d.name, v); err != nil {
-				return nil, fmt.Errorf("environment variable %s: %w", envName(d.name), err)
+				return fmt.Errorf("environment variable %s: %w", envName(d.name), err)
 			}
 		}
 	}
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			f.usage(usageOut)
+			f.usage(usageOut, intro)
 		}
-		return nil, err
+		return err
 	}
 	if f.fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q (every option is a --flag)", f.fs.Args())
+		return fmt.Errorf("unexpected arguments %q (every option is a --flag)", f.fs.Args())
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return nil
 }
 
 func (c *config) validate() error {
@@ -252,11 +259,14 @@ On SIGTERM/SIGINT it removes our conflist unless --keep-on-exit (and the binary 
 
 Every flag can also be set through the environment variable shown next to it; a flag beats its
 variable, and an empty variable counts as unset.
+
+Subcommands: doctor (check this node and say what is wrong; doctor --help) and uninstall (what the
+Helm chart's post-delete hook runs on every node; uninstall --help).
 `
 
 // usage prints the flags grouped by section, each with its environment variable and default.
-func (f *flags) usage(w io.Writer) {
-	fmt.Fprint(w, helpIntro)
+func (f *flags) usage(w io.Writer, intro string) {
+	fmt.Fprint(w, intro)
 	section := ""
 	for _, d := range f.docs {
 		if d.section != section {

@@ -18,19 +18,29 @@ func checkWithPlugin(conflist []byte) error {
 	if err != nil {
 		return err
 	}
+	_, err = ourEntries(list)
+	return err
+}
+
+// ourEntries parses every cilium-chain entry of a network with the plugin's own parser, as the
+// runtime hands it over.
+func ourEntries(list *libcni.NetworkConfigList) ([]*chain.Config, error) {
+	var confs []*chain.Config
 	for i, p := range list.Plugins {
 		if p.Network.Type != pluginType {
 			continue
 		}
 		injected, err := libcni.InjectConf(p, map[string]any{"name": list.Name, "cniVersion": list.CNIVersion})
 		if err != nil {
-			return fmt.Errorf("plugin %d: %w", i, err)
+			return nil, fmt.Errorf("plugin %d: %w", i, err)
 		}
-		if _, err := chain.LoadConfig(injected.Bytes, func(string) string { return "" }); err != nil {
-			return fmt.Errorf("the %s plugin would refuse its entry: %w", pluginType, err)
+		conf, err := chain.LoadConfig(injected.Bytes, func(string) string { return "" })
+		if err != nil {
+			return nil, fmt.Errorf("the %s plugin would refuse its entry: %w", pluginType, err)
 		}
+		confs = append(confs, conf)
 	}
-	return nil
+	return confs, nil
 }
 
 // checkEntry validates the rendered entry alone, at start-up, inside a placeholder network.

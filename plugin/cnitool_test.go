@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +18,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
+
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
 // cniNode is a "node" netns of the test's own, with a conf dir, a CNI bin dir holding the real peers
@@ -85,31 +85,42 @@ func newCNINode(t *testing.T) *cniNode {
 
 // writeFlannel writes the seed's conflist: flannel → cilium-chain, Flannel's files in the test dir.
 func (n *cniNode) writeFlannel(cniVersion string, entry map[string]any) {
-	subnetFile := filepath.Join(n.e.dir, "subnet.env")
-	// FLANNEL_IPMASQ=true, as flanneld --ip-masq writes it: with false, Flannel asks bridge to masquerade,
-	// which needs iptables.
-	_ = os.WriteFile(subnetFile, []byte("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"), 0o644)
-	n.writeConflist(cniVersion, map[string]any{
-		"type": "flannel", "subnetFile": subnetFile, "dataDir": filepath.Join(n.e.dir, "flannel"),
-		"ipam":     map[string]any{"dataDir": filepath.Join(n.e.dir, "ipam")},
-		"delegate": map[string]any{"hairpinMode": true, "isDefaultGateway": true},
-	}, entry)
+	n.writeConflist(n.confDir, cniVersion, n.flannel(), entry)
+}
+
+// writeFlannelOnly writes Flannel alone, same network, in a conf dir of its own (returned): pods added
+// through it have a veth and an IP but no endpoint.
+func (n *cniNode) writeFlannelOnly() string {
+	dir := n.confDir + "-flannel"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		n.t.Fatal(err)
+	}
+	n.writeConflist(dir, "0.3.1", n.flannel())
+	return dir
+}
+
+// flannel is the primary entry, Flannel's files in the test dir.
+func (n *cniNode) flannel() map[string]any {
+	if err := os.WriteFile(filepath.Join(n.e.dir, "subnet.env"), []byte(peer.SubnetEnv), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+	return peer.FlannelEntry(n.e.dir)
 }
 
 // writeBridge writes bridge + host-local → cilium-chain: what Flannel delegates to, for CNI versions
 // the last Flannel plugin on the module proxy (v0.9.1, ≤ 0.4.0) cannot speak.
 func (n *cniNode) writeBridge(cniVersion string, entry map[string]any) {
-	n.writeConflist(cniVersion, map[string]any{
+	n.writeConflist(n.confDir, cniVersion, map[string]any{
 		"type": "bridge", "bridge": "cni0", "isGateway": true, "hairpinMode": true,
 		"ipam": map[string]any{"type": "host-local", "subnet": "10.244.1.0/24", "dataDir": filepath.Join(n.e.dir, "ipam"),
 			"routes": []any{map[string]any{"dst": "0.0.0.0/0"}}},
 	}, entry)
 }
 
-func (n *cniNode) writeConflist(cniVersion string, primary, entry map[string]any) {
-	list := map[string]any{"name": n.network, "cniVersion": cniVersion, "plugins": []any{primary, entry}}
+func (n *cniNode) writeConflist(dir, cniVersion string, plugins ...map[string]any) {
+	list := map[string]any{"name": n.network, "cniVersion": cniVersion, "plugins": plugins}
 	b, _ := json.MarshalIndent(list, "", "  ")
-	if err := os.WriteFile(filepath.Join(n.confDir, "05-cilium.conflist"), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "05-cilium.conflist"), b, 0o644); err != nil {
 		n.t.Fatal(err)
 	}
 }
@@ -125,29 +136,15 @@ func (n *cniNode) newPod() ns.NetNS {
 
 // cnitool runs cnitool inside the node netns (the child inherits the locked thread's netns).
 func (n *cniNode) cnitool(verb string, pod ns.NetNS, cniArgs string) (string, error) {
-	args := []string{verb, n.network}
-	if pod != nil {
-		args = append(args, pod.Path())
-	}
-	var out, errOut bytes.Buffer
-	err := n.ns.Do(func(ns.NetNS) error {
-		cmd := exec.Command(filepath.Join(strings.Split(n.binDirs, ":")[0], "cnitool"), args...)
-		cmd.Env = []string{"CNI_PATH=" + n.binDirs, "NETCONFPATH=" + n.confDir, "CNI_ARGS=" + cniArgs, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		return cmd.Run()
-	})
-	if err != nil {
-		return out.String(), &cnitoolError{err: err, output: out.String() + errOut.String()}
-	}
-	return out.String(), nil
+	return n.cnitoolIn(n.confDir, verb, pod, cniArgs)
 }
 
-type cnitoolError struct {
-	err    error
-	output string
+// cnitoolIn is cnitool with the conflist of confDir.
+func (n *cniNode) cnitoolIn(confDir, verb string, pod ns.NetNS, cniArgs string) (string, error) {
+	tool := peer.Cnitool{Bin: filepath.Join(strings.Split(n.binDirs, ":")[0], "cnitool"), CNIPath: n.binDirs, NodeNS: n.ns.Path()}
+	res := tool.Run(context.Background(), confDir, verb, n.network, pod.Path(), cniArgs)
+	return string(res.Stdout), res.Err
 }
-
-func (e *cnitoolError) Error() string { return e.err.Error() + ": " + e.output }
 
 // containerID is cnitool's: derived from the netns path.
 func (n *cniNode) endpointFor(pod ns.NetNS) string {
@@ -246,8 +243,11 @@ func TestCnitoolBridgeChain(t *testing.T) {
 				if _, err := n.cnitool("status", pods[0], ""); err != nil {
 					t.Fatalf("STATUS: %v", err)
 				}
-				// GC through libcni with a valid list that omits pod 1: exactly its endpoint goes.
+				// GC through libcni with a valid list that omits pod 1, whose libcni cache entry is lost
+				// (a node reboot, a wiped /var/lib/cni): libcni sends DEL only for the stale attachments it
+				// has cached, so only the plugin's own GC can find pod 1. Exactly its endpoint goes.
 				gone := n.endpointFor(pods[1])
+				n.forgetCache(pods[1])
 				n.gc(v, []string{n.endpointFor(pods[0]), n.endpointFor(pods[2])})
 				if n.e.agent.Endpoint("cni-attachment-id:"+gone) != nil || len(n.e.agent.Endpoints()) != 2 {
 					t.Fatalf("GC kept %d endpoints; %s should be gone", len(n.e.agent.Endpoints()), gone)
@@ -289,6 +289,15 @@ func TestCnitoolDelWhileAgentDown(t *testing.T) {
 	_ = n.e.agent.Up()
 	if drained, err := n.e.agent.DrainQueue(filepath.Join(n.e.dir, "deleteQueue")); err != nil || drained != 1 || len(n.e.agent.Endpoints()) != 0 {
 		t.Fatalf("drain: %d %v, %d endpoints left", drained, err, len(n.e.agent.Endpoints()))
+	}
+}
+
+// forgetCache removes libcni's cached result of the pod's attachment, as a lost cache would.
+func (n *cniNode) forgetCache(pod ns.NetNS) {
+	n.t.Helper()
+	cache := filepath.Join("/var/lib/cni/results", n.network+"-"+cnitoolContainerID(pod)+"-eth0")
+	if err := os.Remove(cache); err != nil {
+		n.t.Fatalf("libcni cache entry of the pod: %v", err)
 	}
 }
 

@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cilium/cilium/api/v1/models"
 	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
-// addDirect runs cilium-chain's ADD for pod in the node netns with prevResult taken from a Flannel ADD,
+// startAdd runs cilium-chain's ADD for pod in the node netns with prevResult taken from a Flannel ADD,
 // starting the process and returning it so a test can kill it.
 func (n *cniNode) startAdd(containerID string, pod ns.NetNS, prevResult []byte, entry map[string]any) *exec.Cmd {
 	n.t.Helper()
@@ -27,59 +32,116 @@ func (n *cniNode) startAdd(containerID string, pod ns.NetNS, prevResult []byte, 
 	return cmd
 }
 
+// killMidAdd starts a direct ADD for containerID on a pod that Flannel alone networked (a veth and a
+// free IP, no endpoint), waits until the fake agent shows the endpoint in state, and kills the plugin
+// with SIGKILL there. It returns the pod and the Flannel-only conf dir (for its DEL).
+func (n *cniNode) killMidAdd(containerID string, state models.EndpointState) (ns.NetNS, string) {
+	n.t.Helper()
+	flannelOnly := n.writeFlannelOnly()
+	pod := n.newPod()
+	prev, err := n.cnitoolIn(flannelOnly, "add", pod, "")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cmd := n.startAdd(containerID, pod, []byte(prev), n.e.entry(map[string]any{"add-timeout": "10s"}))
+	id := "cni-attachment-id:" + containerID + ":eth0"
+	err = peer.Eventually(5*time.Second, 10*time.Millisecond, func() error {
+		if ep := n.e.agent.Endpoint(id); ep == nil || *ep.Status.State != state {
+			return fmt.Errorf("endpoint %s not %s yet", id, state)
+		}
+		return nil
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		n.t.Fatal(err)
+	}
+	_ = cmd.Process.Kill() // kill -9
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		n.t.Fatalf("the ADD was not killed but ended with %v", err)
+	}
+	return pod, flannelOnly
+}
+
+// recordOf is the plugin's record of an attachment (its state dir, network subdir).
+func (n *cniNode) recordOf(containerID string) string {
+	return filepath.Join(n.e.dir, "state", n.network, containerID+":eth0")
+}
+
+// TestKillDuringAddThenDel: the plugin dies while the agent runs the endpoint's first regeneration.
+// The agent undoes that create once the client is gone (see fakeagent's put); the plugin's record of
+// the attempt stays, and the runtime's DEL must succeed and leave nothing.
 func TestKillDuringAddThenDel(t *testing.T) {
 	n := newCNINode(t)
-	n.writeFlannel("0.3.1", n.e.entry(nil))
-	pod := n.newPod()
-	prev, err := n.cnitool("add", pod, "") // Flannel + cilium-chain for the pod's own attachment
-	if err != nil {
+	n.e.agent.SetDelay(3 * time.Second)
+	pod, flannelOnly := n.killMidAdd("killed", models.EndpointStateRegenerating)
+	n.e.agent.SetDelay(0)
+	if err := peer.Eventually(2*time.Second, 20*time.Millisecond, func() error {
+		if n.e.agent.Abandoned() != 1 || n.e.agent.Endpoint("cni-attachment-id:killed:eth0") != nil {
+			return fmt.Errorf("the agent has not undone the create (abandoned %d)", n.e.agent.Abandoned())
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	// A second, direct ADD for another attachment ID on the same veth, killed while the agent is slow.
-	n.e.agent.SetDelay(2 * time.Second)
-	cmd := n.startAdd("killed", pod, []byte(prev), n.e.entry(map[string]any{"add-timeout": "1s"}))
-	time.Sleep(300 * time.Millisecond)
-	_ = cmd.Process.Kill() // kill -9
-	_ = cmd.Wait()
-	n.e.agent.SetDelay(0)
+	if !peer.FileExists(n.recordOf("killed")) {
+		t.Fatal("the killed ADD left no record of its attempt")
+	}
 
-	// The runtime sends DEL for the killed ADD: it succeeds, and nothing of "killed" remains.
 	o := run(t, "DEL", n.stdinFor("0.3.1", nil), map[string]string{"CNI_CONTAINERID": "killed", "CNI_NETNS": pod.Path()})
 	o.wantCode(t, 0, "")
-	if n.e.agent.Endpoint("cni-attachment-id:killed:eth0") != nil {
-		t.Fatal("endpoint of the killed ADD survived its DEL")
+	if peer.FileExists(n.recordOf("killed")) {
+		t.Fatal("record of the killed ADD left after its DEL")
 	}
-	if _, err := os.Stat(filepath.Join(n.e.dir, "state", n.network, "killed:eth0")); !os.IsNotExist(err) {
-		t.Fatalf("record of the killed ADD left after DEL: %v", err)
+	if q, _ := filepath.Glob(filepath.Join(n.e.dir, "deleteQueue", "*.delete")); len(q) != 0 {
+		t.Fatalf("DEL on a live agent queued %v", q)
 	}
-	if _, err := n.cnitool("del", pod, ""); err != nil {
+	if len(n.e.agent.Endpoints()) != 0 {
+		t.Fatalf("endpoints left: %d", len(n.e.agent.Endpoints()))
+	}
+	if _, err := n.cnitoolIn(flannelOnly, "del", pod, ""); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// TestKillDuringAddThenGC: the plugin dies after the agent has created the endpoint, while the answer
+// is on its way; the endpoint stays and no DEL ever comes (the runtime lost track). GC leaves it alone
+// while its ADD might still be running, then collects it, and keeps the valid attachment.
 func TestKillDuringAddThenGC(t *testing.T) {
-	// No DEL ever comes (the runtime lost track): GC collects the record once its ADD deadline passed.
 	n := newCNINode(t)
 	n.writeFlannel("0.3.1", n.e.entry(nil))
-	pod := n.newPod()
-	prev, err := n.cnitool("add", pod, "")
-	if err != nil {
+	valid := n.newPod()
+	if _, err := n.cnitool("add", valid, ""); err != nil {
 		t.Fatal(err)
 	}
-	cmd := n.startAdd("orphan", pod, []byte(prev), n.e.entry(map[string]any{"add-timeout": "1s"}))
-	_ = cmd.Wait() // this one completes: an endpoint the runtime never learns about
-	if n.e.agent.Endpoint("cni-attachment-id:orphan:eth0") == nil {
-		t.Fatal("setup: the direct ADD did not register")
+	n.e.agent.SetReplyDelay(3 * time.Second)
+	pod, flannelOnly := n.killMidAdd("orphan", models.EndpointStateReady)
+	n.e.agent.SetReplyDelay(0)
+	orphan := "cni-attachment-id:orphan:eth0"
+	if n.e.agent.Endpoint(orphan) == nil || !peer.FileExists(n.recordOf("orphan")) {
+		t.Fatal("the killed ADD should leave its endpoint (the agent had created it) and its record")
 	}
-	n.gcOurs([]string{cnitoolContainerID(pod) + ":eth0"})
-	if n.e.agent.Endpoint("cni-attachment-id:orphan:eth0") != nil {
-		t.Fatal("GC left the orphaned endpoint")
+	validAtt := []string{cnitoolContainerID(valid) + ":eth0"}
+
+	n.gcOurs(validAtt) // within the ADD deadline (1s in gcOurs): the ADD might still be running
+	if n.e.agent.Endpoint(orphan) == nil {
+		t.Fatal("GC collected an attachment whose ADD may still be running")
 	}
-	if n.e.agent.Endpoint("cni-attachment-id:"+cnitoolContainerID(pod)+":eth0") == nil {
+	time.Sleep(1100 * time.Millisecond)
+	n.gcOurs(validAtt)
+	if n.e.agent.Endpoint(orphan) != nil || peer.FileExists(n.recordOf("orphan")) {
+		t.Fatal("GC left the orphaned endpoint or its record")
+	}
+	if n.e.agent.Endpoint("cni-attachment-id:"+validAtt[0]) == nil {
 		t.Fatal("GC deleted a valid endpoint")
 	}
-	if _, err := n.cnitool("del", pod, ""); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		dir string
+		pod ns.NetNS
+	}{{n.confDir, valid}, {flannelOnly, pod}} {
+		if _, err := n.cnitoolIn(c.dir, "del", c.pod, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -26,20 +26,24 @@ import (
 type Agent struct {
 	socket string
 
-	mu        sync.Mutex
-	srv       *http.Server
-	endpoints map[int64]*models.Endpoint
-	nextID    int64
-	requests  []Request
-	problems  []string
-	faults    []Fault
-	delay     time.Duration
-	mac       string
-	health    string
-	routeMTU  int64
-	chainMTU  bool
-	limiter   *limiter
-	onRequest func(r *http.Request)
+	mu         sync.Mutex
+	srv        *http.Server
+	endpoints  map[int64]*models.Endpoint
+	nextID     int64
+	requests   []Request
+	problems   []string
+	faults     []Fault
+	delay      time.Duration
+	replyDelay time.Duration
+	mac        string
+	health     string
+	routeMTU   int64
+	daemon     Daemon
+	limiter    *limiter
+	deletes    chan struct{} // the endpoint-delete limiter's parallel slots
+	restored   chan struct{} // closed once restoration is done; see SetRestoring
+	abandoned  int           // creates undone because the client left mid-create
+	onRequest  func(r *http.Request)
 }
 
 // Request is one request the fake served, for assertions.
@@ -64,7 +68,8 @@ type Fault struct {
 
 // Start listens on socket (removing a stale file first) and serves until Close.
 func Start(socket string) (*Agent, error) {
-	a := &Agent{socket: socket, endpoints: map[int64]*models.Endpoint{}, nextID: 1000, health: models.StatusStateOk, routeMTU: 1450}
+	a := &Agent{socket: socket, endpoints: map[int64]*models.Endpoint{}, nextID: 1000, health: models.StatusStateOk, routeMTU: 1450,
+		deletes: make(chan struct{}, deleteParallel), restored: closedChan()}
 	return a, a.Up()
 }
 
@@ -115,10 +120,23 @@ func (a *Agent) ClearFaults() { a.mu.Lock(); a.faults, a.delay = nil, 0; a.mu.Un
 func (a *Agent) OnRequest(f func(r *http.Request)) { a.mu.Lock(); a.onRequest = f; a.mu.Unlock() }
 
 // SetRouteMTUForCNIChaining sets what GET /config reports for enable-route-mtu-for-cni-chaining.
-func (a *Agent) SetRouteMTUForCNIChaining(on bool) { a.mu.Lock(); a.chainMTU = on; a.mu.Unlock() }
+func (a *Agent) SetRouteMTUForCNIChaining(on bool) {
+	a.mu.Lock()
+	a.daemon.RouteMTUForChaining = on
+	a.mu.Unlock()
+}
 
-// SetDelay delays every answer.
+// SetDelay is how long the agent works on each request. For PUT that is the endpoint's first
+// regeneration, with the endpoint already registered (see put); for DELETE the deletion itself, which
+// completes even if the client has gone; any other answer is simply late.
 func (a *Agent) SetDelay(d time.Duration) { a.mu.Lock(); a.delay = d; a.mu.Unlock() }
+
+// SetReplyDelay holds a successful PUT's answer after the endpoint is ready: the window in which a
+// killed client leaves an endpoint it never heard of.
+func (a *Agent) SetReplyDelay(d time.Duration) { a.mu.Lock(); a.replyDelay = d; a.mu.Unlock() }
+
+// Abandoned counts creates the fake undid because the client disconnected mid-create.
+func (a *Agent) Abandoned() int { a.mu.Lock(); defer a.mu.Unlock(); return a.abandoned }
 
 // SetMAC makes PUT answer with this pod MAC, as an agent that assigns MACs does.
 func (a *Agent) SetMAC(mac string) { a.mu.Lock(); a.mac = mac; a.mu.Unlock() }
@@ -187,13 +205,6 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		hook(r)
 	}
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		a.mu.Lock()
@@ -201,9 +212,12 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 		a.mu.Unlock()
 	}()
 	if hasFault {
+		if !sleepCtx(r.Context(), delay) {
+			return
+		}
 		if fault.Reset {
 			if fault.Handled {
-				a.route(httptest.NewRecorder(), r, body)
+				a.route(httptest.NewRecorder(), r, body, 0)
 			}
 			resetConn(w)
 			return
@@ -214,7 +228,22 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(rec, fault.Status, models.Error(fmt.Sprintf("injected fault %d", fault.Status)))
 		return
 	}
-	a.route(rec, r, body)
+	a.route(rec, r, body, delay)
+}
+
+// sleepCtx waits d, or reports false when the client gave up first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (a *Agent) takeFault(r *http.Request) (Fault, bool) {

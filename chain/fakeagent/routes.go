@@ -5,49 +5,43 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cilium/cilium/api/v1/models"
 )
 
-func (a *Agent) route(w http.ResponseWriter, r *http.Request, body []byte) {
+func (a *Agent) route(w http.ResponseWriter, r *http.Request, body []byte, delay time.Duration) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1")
+	if r.Method != http.MethodPut && r.Method != http.MethodDelete && !sleepCtx(r.Context(), delay) {
+		return // a late answer nobody waits for
+	}
 	switch {
 	case r.Method == http.MethodGet && path == "/healthz":
 		a.mu.Lock()
-		state := a.health
+		status := a.statusResponse()
 		a.mu.Unlock()
-		writeJSON(w, http.StatusOK, &models.StatusResponse{Cilium: &models.Status{State: state}})
+		writeJSON(w, http.StatusOK, status)
 	case r.Method == http.MethodGet && path == "/config":
 		a.mu.Lock()
-		mtu, chainMTU := a.routeMTU, a.chainMTU
+		cfg := a.configuration()
 		a.mu.Unlock()
-		writeJSON(w, http.StatusOK, &models.DaemonConfiguration{Status: &models.DaemonConfigurationStatus{RouteMTU: mtu, EnableRouteMTUForCNIChaining: chainMTU}})
+		writeJSON(w, http.StatusOK, cfg)
 	case r.Method == http.MethodGet && path == "/endpoint":
 		writeJSON(w, http.StatusOK, a.Endpoints())
 	case strings.HasPrefix(path, "/endpoint/"):
-		a.endpointRoute(w, r, strings.TrimPrefix(path, "/endpoint/"), body)
+		a.endpointRoute(w, r, strings.TrimPrefix(path, "/endpoint/"), body, delay)
 	default:
 		writeJSON(w, http.StatusNotFound, models.Error("no route "+r.Method+" "+r.URL.Path))
 	}
 }
 
-func (a *Agent) endpointRoute(w http.ResponseWriter, r *http.Request, rest string, body []byte) {
+func (a *Agent) endpointRoute(w http.ResponseWriter, r *http.Request, rest string, body []byte, delay time.Duration) {
 	id, sub, _ := strings.Cut(rest, "/")
 	switch {
 	case r.Method == http.MethodPut && sub == "":
-		a.put(w, r, id, body)
+		a.put(w, r, id, body, delay)
 	case r.Method == http.MethodDelete && sub == "":
-		a.mu.Lock()
-		ep := a.lookup(id)
-		if ep != nil {
-			delete(a.endpoints, ep.ID)
-		}
-		a.mu.Unlock()
-		if ep == nil {
-			writeJSON(w, http.StatusNotFound, models.Error("endpoint not found"))
-			return
-		}
-		writeJSON(w, http.StatusOK, nil)
+		a.del(w, r, id, delay)
 	case r.Method == http.MethodGet && (sub == "" || sub == "healthz"):
 		a.mu.Lock()
 		ep := a.lookup(id)
@@ -65,7 +59,46 @@ func (a *Agent) endpointRoute(w http.ResponseWriter, r *http.Request, rest strin
 	}
 }
 
-func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []byte) {
+// del is DELETE /endpoint/{id} as EndpointDeleteEndpointIDHandler.Handle
+// (pkg/endpoint/api/endpoint_api_handler.go) serves it: wait while restoring; an endpoint that is not
+// there is answered 404 at once (the agent bypasses its limiter for those); else wait for a slot of the
+// endpoint-delete limiter and delete. The deletion (endpointAPIManager.DeleteEndpoint) gets no request
+// context: once it started it completes, whether or not the client still waits for the answer.
+func (a *Agent) del(w http.ResponseWriter, r *http.Request, id string, work time.Duration) {
+	if !a.waitRestored(w, r.Context()) {
+		return
+	}
+	if a.Endpoint(id) == nil {
+		writeJSON(w, http.StatusNotFound, models.Error("endpoint not found"))
+		return
+	}
+	release, ok := a.deleteSlot(w, r.Context())
+	if !ok {
+		return
+	}
+	defer release()
+	time.Sleep(work)
+	a.mu.Lock()
+	ep := a.lookup(id)
+	if ep != nil {
+		delete(a.endpoints, ep.ID)
+	}
+	a.mu.Unlock()
+	if ep == nil { // deleted by a concurrent request meanwhile
+		writeJSON(w, http.StatusNotFound, models.Error("endpoint not found"))
+		return
+	}
+	writeJSON(w, http.StatusOK, nil)
+}
+
+// put is PUT /endpoint/{id} as EndpointPutEndpointIDHandler.Handle and endpointAPIManager.CreateEndpoint
+// (pkg/endpoint/api/endpoint_api_handler.go, endpoint_api_manager.go) serve it, in their order: wait
+// while restoring (503), the endpoint-create limiter (429), uniqueness of the CNI attachment ID and of
+// the IPs (400), then the endpoint is registered (endpointManager.AddEndpoint: GET finds it from here)
+// and its first regeneration runs (work). The agent waits for that on the request's context
+// (SyncBuildEndpoint → WaitForFirstRegeneration): a client that disconnects meanwhile makes it undo
+// the create (errorDuringCreation). Once regenerated the create stands, answer delivered or not.
+func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []byte, work time.Duration) {
 	if id != "cilium-local:0" {
 		a.problem("PUT /endpoint/" + id + ": CNI plugins create with cilium-local:0")
 	}
@@ -79,6 +112,9 @@ func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []by
 		writeJSON(w, http.StatusBadRequest, models.Error(err.Error()))
 		return
 	}
+	if !a.waitRestored(w, r.Context()) {
+		return
+	}
 	release, ok := a.admit(r.Context())
 	if !ok {
 		writeJSON(w, http.StatusTooManyRequests, models.Error("rate limited"))
@@ -86,16 +122,42 @@ func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []by
 	}
 	defer release()
 	a.mu.Lock()
-	attachment := "cni-attachment-id:" + req.ContainerID + ":" + req.ContainerInterfaceName
-	if a.lookup(attachment) != nil {
+	if err := a.conflict(&req); err != nil {
 		a.mu.Unlock()
-		// The real agent's words (pkg/endpoint/api/endpoint_api_manager.go).
-		writeJSON(w, http.StatusBadRequest, models.Error(fmt.Sprintf("endpoint for CNI attachment ID %s already exists", attachment[len("cni-attachment-id:"):])))
+		writeJSON(w, http.StatusBadRequest, models.Error(err.Error()))
 		return
 	}
 	ep := a.create(&req)
+	ep.Status.State = models.EndpointStateRegenerating.Pointer()
+	replyDelay := a.replyDelay
 	a.mu.Unlock()
+	if !sleepCtx(r.Context(), work) {
+		a.mu.Lock()
+		delete(a.endpoints, ep.ID)
+		a.abandoned++
+		a.mu.Unlock()
+		writeJSON(w, http.StatusInternalServerError, models.Error("request cancelled while waiting for the first regeneration"))
+		return
+	}
+	a.mu.Lock()
+	ep.Status.State = models.EndpointStateReady.Pointer()
+	a.mu.Unlock()
+	time.Sleep(replyDelay)
 	writeJSON(w, http.StatusCreated, ep)
+}
+
+// conflict is what CreateEndpoint refuses before registering anything, in the agent's words: a second
+// endpoint for the same CNI attachment ID, or an IP another endpoint already has. a.mu is held.
+func (a *Agent) conflict(req *models.EndpointChangeRequest) error {
+	if a.lookup("cni-attachment-id:"+req.ContainerID+":"+req.ContainerInterfaceName) != nil {
+		return fmt.Errorf("endpoint for CNI attachment ID %s:%s already exists", req.ContainerID, req.ContainerInterfaceName)
+	}
+	for _, ip := range []string{"ipv4:" + req.Addressing.IPv4, "ipv6:" + req.Addressing.IPv6} {
+		if !strings.HasSuffix(ip, ":") && a.lookup(ip) != nil {
+			return fmt.Errorf("IP %s is already in use", ip)
+		}
+	}
+	return nil
 }
 
 // genericVethRules are what a generic-veth endpoint must carry for the agent to attach to the veth.
@@ -133,8 +195,9 @@ func (a *Agent) create(req *models.EndpointChangeRequest) *models.Endpoint {
 				K8sNamespace:    req.K8sNamespace,
 				K8sPodName:      req.K8sPodName,
 			},
-			Health: &models.EndpointHealth{OverallHealth: models.EndpointHealthStatusOK, Bpf: models.EndpointHealthStatusOK, Policy: models.EndpointHealthStatusOK, Connected: true},
-			Labels: &models.LabelConfigurationStatus{Realized: &models.LabelConfigurationSpec{User: req.Labels}},
+			Identity: identityFor(req.Labels),
+			Health:   &models.EndpointHealth{OverallHealth: models.EndpointHealthStatusOK, Bpf: models.EndpointHealthStatusOK, Policy: models.EndpointHealthStatusOK, Connected: true},
+			Labels:   &models.LabelConfigurationStatus{Realized: &models.LabelConfigurationSpec{User: req.Labels}},
 			Networking: &models.EndpointNetworking{
 				Addressing:             []*models.AddressPair{req.Addressing},
 				ContainerInterfaceName: req.ContainerInterfaceName,
@@ -149,7 +212,8 @@ func (a *Agent) create(req *models.EndpointChangeRequest) *models.Endpoint {
 	return ep
 }
 
-// lookup resolves the ID forms the API accepts: numeric, cni-attachment-id:, container-id:.
+// lookup resolves the ID forms the API accepts: numeric, cni-attachment-id:, container-id:, ipv4:,
+// ipv6: (pkg/endpointmanager/manager.go, Lookup).
 func (a *Agent) lookup(id string) *models.Endpoint {
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
 		return a.endpoints[n]
@@ -161,6 +225,11 @@ func (a *Agent) lookup(id string) *models.Endpoint {
 		case prefix == "cni-attachment-id" && ids.CniAttachmentID == value,
 			prefix == "container-id" && ids.ContainerID == value:
 			return ep
+		}
+		for _, addr := range ep.Status.Networking.Addressing {
+			if (prefix == "ipv4" && addr.IPv4 == value) || (prefix == "ipv6" && addr.IPv6 == value) {
+				return ep
+			}
 		}
 	}
 	return nil

@@ -95,13 +95,14 @@ all() {
 	timed kubelet kubelet
 	timed containerd containerd
 	timed agent bash "$ROOT/e2e/peers.sh" agent
+	timed helm bash "$ROOT/e2e/peers.sh" helm
 	say "all peers ready in $((SECONDS - start)) s (this run: $(step_times))"
 }
 
 # step_times summarizes this run's steps (≈ 0 s each when everything was cached).
 step_times() {
 	local n out=()
-	for n in apt peers cni control-plane kubelet containerd agent; do
+	for n in apt peers cni control-plane kubelet containerd agent helm; do
 		out+=("$n $(cat "$BIN/.step-$n.seconds" 2>/dev/null || echo '?') s")
 	done
 	local IFS=,

@@ -14,8 +14,9 @@ e2e-cluster-images: ## OCI archives: installer (two versions), pause, test app (
 e2e-cluster-test-bin:
 	$(GO) test -c -tags cluster -o $(CLUSTER_WORK)/cluster.test ./e2e/cluster
 
-e2e-cluster: e2e-cluster-peers e2e-cluster-images e2e-cluster-test-bin ## the scenario of issue 7 (root; ~6 min warm)
-	bash e2e/cluster/run.sh $(CLUSTER_ARGS)
+# The test's -test.v output goes through testfilter (via test2json) like every suite's.
+e2e-cluster: e2e-cluster-peers e2e-cluster-images e2e-cluster-test-bin $(TESTFILTER) ## the scenario of issue 7 (root; ~6 min warm)
+	bash e2e/cluster/run.sh $(CLUSTER_ARGS) 2>&1 | $(GO) tool test2json -p e2e/cluster | $(TESTFILTER)
 
 e2e-cluster-vet: ## static checks of the cluster harness (cluster tag; the image builder module too)
 	@test -z "$$(gofmt -l e2e/cluster)" || { gofmt -l e2e/cluster; exit 1; }

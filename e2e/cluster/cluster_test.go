@@ -63,6 +63,7 @@ func TestCluster(t *testing.T) {
 		{"5_old_pod_deleted_through_chain", s.step5DeleteOld, false},
 		{"6_rollout_new_image", s.step6Rollout, false},
 		{"7_uninstall", s.step7Uninstall, false},
+		{"8_helm_install_doctor_upgrade_uninstall", s.step8Helm, false},
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) && st.required {
