@@ -28,6 +28,7 @@ func (res *Results) header(b *strings.Builder, chartName string) {
 		m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go, m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(b, "Upstream cilium-cni is built as Cilium ships it: static, `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'` (e2e/peers.sh; the bench refuses a binary with an ELF interpreter).\n\n")
 	fmt.Fprintf(b, "Chart of the latency distributions: [%s](%s).\n\n", chartName, chartName)
+	b.WriteString("Where one cilium-chain ADD process spends its time (perf, strace, before and after issue 16): [profile.md](profile.md).\n\n")
 }
 
 // ratio is a/b, or NaN-free 0 when b is not positive.
