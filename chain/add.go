@@ -44,18 +44,37 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	labels, dropped, err := endpointLabels(c.Conf, c.Args)
+	labels, err := c.podLabels()
 	if err != nil {
 		return nil, err
-	}
-	if len(dropped) > 0 {
-		c.Log.WithField("args", dropped).Warn("ignoring CILIUM_LABEL_ CNI_ARGS the conflist's label-args does not allow")
 	}
 	if err := c.applyRouteMTU(ctx, pod); err != nil {
 		return nil, err
 	}
 
-	if err := c.store.put(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdding, Updated: time.Now()}); err != nil {
+	ep, err := c.register(ctx, att, pair, labels)
+	if err != nil {
+		return nil, err
+	}
+	if mac := agentMAC(ep); mac != "" && !sameMAC(mac, pair.PodMAC) {
+		if err := pod.setPodMAC(c.IfName, mac); err != nil {
+			return nil, c.rollback(true, err)
+		}
+		res.Interfaces[att.Index].Mac = mac
+	}
+	if err := c.store.update(c.record(stateAdded)); err != nil {
+		// The endpoint works and the durable "adding" record written before the PUT still names it
+		// for GC: a full or read-only state dir is no reason to take a working pod down.
+		c.Log.WithError(err).Warn("endpoint registered, but its record stays \"adding\"")
+	}
+	c.Log.WithField("endpointID", ep.ID).Info("endpoint registered")
+	return res, nil
+}
+
+// register is what ADD and adoption share once the veth is known: record the attachment, PUT the
+// endpoint (replacing a stale one), and roll back on failure. The caller finishes the record.
+func (c *Call) register(ctx context.Context, att *attachment, pair *vethPair, labels models.Labels) (*models.Endpoint, error) {
+	if err := c.store.put(c.record(stateAdding)); err != nil {
 		return nil, err
 	}
 	req := endpointRequest(c, att, pair, labels)
@@ -82,20 +101,12 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if err != nil {
 		return nil, c.rollback(sent, fmt.Errorf("registering endpoint %s: %w", c.endpointID(), err))
 	}
+	return ep, nil
+}
 
-	if mac := agentMAC(ep); mac != "" && !sameMAC(mac, pair.PodMAC) {
-		if err := pod.setPodMAC(c.IfName, mac); err != nil {
-			return nil, c.rollback(true, err)
-		}
-		res.Interfaces[att.Index].Mac = mac
-	}
-	if err := c.store.update(record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: stateAdded, Updated: time.Now()}); err != nil {
-		// The endpoint works and the durable "adding" record written before the PUT still names it
-		// for GC: a full or read-only state dir is no reason to take a working pod down.
-		c.Log.WithError(err).Warn("endpoint registered, but its record stays \"adding\"")
-	}
-	c.Log.WithField("endpointID", ep.ID).Info("endpoint registered")
-	return res, nil
+// record is this attachment's store record in the given state.
+func (c *Call) record(state string) record {
+	return record{ContainerID: c.ContainerID, IfName: c.IfName, Netns: c.Netns, State: state, Adopted: c.adopted, Updated: time.Now()}
 }
 
 // rollback undoes a PUT that may have created the endpoint, within the DEL budget and on a fresh

@@ -136,7 +136,7 @@ func TestAddRouteMTU(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/conflist=%v/agent=%v", v, tc.conflist, tc.agent), func(t *testing.T) {
 				env, n, p := podEnv(t)
-				env.agent.SetRouteMTUForCNIChaining(tc.agent)
+				env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: tc.agent})
 				c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v), "enable-route-mtu": tc.conflist}), "mtu", p.ns.Path(), "eth0", "")
 				_, err := addInNode(n, c)
 				wantKind(t, err, nil, "")
@@ -156,7 +156,7 @@ func TestAddRouteMTU(t *testing.T) {
 
 func TestAddAsksAgentConfigOncePerAgentStart(t *testing.T) {
 	env, n := newTestEnv(t), newNode(t)
-	env.agent.SetRouteMTUForCNIChaining(true)
+	env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: true})
 	configGets := func() int {
 		got := 0
 		for _, r := range env.agent.Requests() {
@@ -166,9 +166,9 @@ func TestAddAsksAgentConfigOncePerAgentStart(t *testing.T) {
 		}
 		return got
 	}
-	add := func(cid, addr string) { // one address per pod: the agent refuses an IP in use
+	add := func(cid, cidr string) {
 		p := n.newPod()
-		n.attach(p, "eth0", addr)
+		n.attach(p, "eth0", cidr)
 		_, err := addInNode(n, env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")}), cid, p.ns.Path(), "eth0", ""))
 		wantKind(t, err, nil, "")
 	}
@@ -179,7 +179,7 @@ func TestAddAsksAgentConfigOncePerAgentStart(t *testing.T) {
 	}
 	env.agent.Down() // a restart re-creates the socket: the agent's options may have changed
 	_ = env.agent.Up()
-	env.agent.SetRouteMTUForCNIChaining(false)
+	env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: false})
 	add("c", "10.244.1.7/24")
 	if got := configGets(); got != 2 {
 		t.Fatalf("%d GET /config after an agent restart, want 2", got)
@@ -245,22 +245,19 @@ func TestAddRejects(t *testing.T) {
 }
 
 func TestAddFailureLeavesNothing(t *testing.T) {
-	// Each failure has one right outcome on a live agent: no endpoint, nothing queued, and a record
-	// only where the rollback could not confirm the deletion (GC retries it).
+	// Each failure has one right outcome on a live agent: no endpoint, nothing queued, no record.
 	cases := []struct {
-		name    string
-		setup   func(env *testEnv)
-		kind    error
-		records int
+		name  string
+		setup func(env *testEnv)
+		kind  error
 	}{
-		{"agent down until the deadline", func(env *testEnv) { env.agent.Down() }, ErrAgentUnavailable, 0},
-		// The agent undoes a create whose client left mid-regeneration; the rollback's DELETE gets 404.
-		{"agent slower than the deadline", func(env *testEnv) { env.agent.SetDelay(3 * time.Second) }, ErrAgentUnavailable, 0},
-		{"agent 400", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 400, 1)) }, ErrAgentRejected, 0},
-		{"agent 500", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 500, 1)) }, ErrAgentFailed, 0},
-		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed, 0},
-		{"429 storm", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 429, Count: 1000}) }, ErrAgentUnavailable, 0},
-		{"503 until the deadline", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 503, Count: 1000}) }, ErrAgentUnavailable, 0},
+		{"agent down until the deadline", func(env *testEnv) { env.agent.Down() }, ErrAgentUnavailable},
+		{"agent slower than the deadline", func(env *testEnv) { env.agent.SetDelay(3 * time.Second) }, ErrAgentUnavailable},
+		{"agent 400", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 400, 1)) }, ErrAgentRejected},
+		{"agent 500", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 500, 1)) }, ErrAgentFailed},
+		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed},
+		{"429 storm", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 429, Count: 1000}) }, ErrAgentUnavailable},
+		{"503 until the deadline", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 503, Count: 1000}) }, ErrAgentUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,8 +277,8 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 			_ = env.agent.Up()
 			time.Sleep(50 * time.Millisecond) // let a slow handler finish
 			recs, _ := c.store.list()
-			if env.agent.Endpoint(endpointID("fail", "eth0")) != nil || len(env.queueFiles()) != 0 || len(recs) != tc.records {
-				t.Fatalf("endpoint left %v, queue %v, records %d (want %d)", env.agent.Endpoint(endpointID("fail", "eth0")) != nil, env.queueFiles(), len(recs), tc.records)
+			if env.agent.Endpoint(endpointID("fail", "eth0")) != nil || len(env.queueFiles()) != 0 || len(recs) != 0 {
+				t.Fatalf("endpoint left %v, queue %v, records %v", env.agent.Endpoint(endpointID("fail", "eth0")) != nil, env.queueFiles(), recs)
 			}
 		})
 	}

@@ -17,9 +17,10 @@ type Call struct {
 	Args        *podArgs
 	Log         *logrus.Entry
 
-	agent *Agent
-	store attachmentStore
-	queue deletionQueue
+	agent   *Agent
+	store   attachmentStore
+	adopted bool // set by adoption: the attachment predates our conflist
+	queue   deletionQueue
 }
 
 // NewCall validates the runtime's values. cniArgs is CNI_ARGS as given.

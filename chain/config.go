@@ -84,8 +84,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 const maxTimeout = 10 * time.Minute
 
-// DefaultStateDir and DefaultDeleteQueueDir are the defaults of state-dir and delete-queue-dir, read
-// from their tags, for tests that look at records and for the installer's doctor.
+// Defaults read from the tags, for the installer's checks and tests that look at records.
 var (
 	DefaultStateDir       = Defaults().StateDir
 	DefaultDeleteQueueDir = Defaults().DeleteQueueDir

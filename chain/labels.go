@@ -117,6 +117,15 @@ func endpointLabels(conf *Config, args *podArgs) (models.Labels, []string, error
 	return out, dropped, nil
 }
 
+// podLabels is endpointLabels for this call, logging the CILIUM_LABEL_ pairs it dropped.
+func (c *Call) podLabels() (models.Labels, error) {
+	labels, dropped, err := endpointLabels(c.Conf, c.Args)
+	if len(dropped) > 0 {
+		c.Log.WithField("args", dropped).Warn("ignoring CILIUM_LABEL_ CNI_ARGS the conflist's label-args does not allow")
+	}
+	return labels, err
+}
+
 // labelArgAllowed: label-args lists the keys CILIUM_LABEL_ may set ("*": any). Never under the
 // k8s source: those labels are what Kubernetes policies select on, and only the operator (through
 // args-labels or labels) may set them.

@@ -33,6 +33,8 @@ type record struct {
 	Netns       string    `json:"netns,omitempty"`
 	State       string    `json:"state"`
 	Updated     time.Time `json:"updated"`
+	// Adopted: registered by adoption (adopt.go) for an attachment the runtime made without us.
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 func newAttachmentStore(stateDir, network string) attachmentStore {

@@ -13,9 +13,9 @@ type suite struct {
 	*env
 	tm timings
 	// a and b are app=test, c is app=other (the seed scenario); d is DELeted while the agent is down
-	// and q, the control, is not; e and f are CHECKed, g is GCed, h uses upstream's entry shape; i's DEL
-	// meets a failing live agent, m has two interfaces, j and k are for the route MTU without and with
-	// the agent flag.
+	// and q, the control, is not; e and f are CHECKed, g is GCed, h uses upstream's entry shape; i's
+	// DEL meets a failing live agent, m has two interfaces, j and k are for the route MTU without and
+	// with the agent flag.
 	a, b, c, d, e, f, g, h, q *pod
 	i, m, j, k                *pod
 }

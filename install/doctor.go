@@ -20,8 +20,6 @@ type doctorConfig struct {
 	*config
 	output         string
 	runtime        string
-	cniCacheDir    string
-	stateDir       string
 	deleteQueueDir string
 	timeout        time.Duration
 }
@@ -56,8 +54,6 @@ func parseDoctorConfig(args []string, lookupEnv func(string) (string, bool), usa
 	f.str(&dc.output, "output", "table", "table or json")
 	f.str(&dc.runtime, "runtime", runtimeContainerd,
 		"whose rules pick the conflist: containerd (the lexically first file; an invalid one fails the load)\nor crio (the first file that parses and whose plugin binaries all exist; crio.conf's cni_default_network is not read)")
-	f.str(&dc.cniCacheDir, "cni-cache-dir", "/host/var/lib/cni", "libcni's cache dir on the host, as mounted (attachments are in its results/)")
-	f.str(&dc.stateDir, "state-dir", "/host"+chain.DefaultStateDir, "the plugin's state-dir on the host, as mounted (its own attachment records)")
 	f.str(&dc.deleteQueueDir, "delete-queue-dir", chain.DefaultDeleteQueueDir, "the agent's deletion queue, as mounted")
 	f.duration(&dc.timeout, "timeout", 5*time.Second, "deadline for each question to the agent and the installer")
 	if err := f.parse(args, lookupEnv, usageOut, doctorIntro); err != nil {

@@ -54,6 +54,7 @@ func (n testNode) args(extra ...string) []string {
 	return append([]string{
 		"--conf-dir=" + n.confDir, "--bin-dir=" + n.binDir, "--binary-source=" + n.source,
 		"--ready-addr=", "--debounce=50ms", "--settle=100ms", "--resync=500ms", "--log-level=debug",
+		"--cni-cache-dir=" + filepath.Join(n.root, "var/lib/cni"), "--state-dir=" + filepath.Join(n.root, "var/run/cilium-chain"),
 	}, extra...)
 }
 

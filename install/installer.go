@@ -28,6 +28,7 @@ type installer struct {
 	ready  *readiness
 	gate   *agentGate // nil without --wait-for-agent
 	fights *fightDetector
+	adopt  *adopter
 	now    func() time.Time
 
 	gateOpen     bool
@@ -54,8 +55,10 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 		binary: newBinaryInstaller(cfg.binarySource, cfg.binaryPath(), log),
 		ready:  newReadiness(cfg.readyFile, log),
 		fights: newFightDetector(cfg.fightThreshold, cfg.fightWindow),
+		adopt:  newAdopter(cfg, log),
 		now:    time.Now,
 	}
+	in.ready.details = in.adopt.details
 	if cfg.waitForAgent {
 		in.gate = newAgentGate(cfg.agentSocket)
 	} else {
@@ -196,6 +199,8 @@ func (in *installer) reconcile(ctx context.Context) time.Duration {
 	}
 	in.status(logrus.DebugLevel, "conflist is up to date", nil)
 	in.ready.setReady(path, d.content, in.binary.dst, in.binary.verified)
+	// Our conflist is the runtime's: what ran before it can be adopted (the pass checks the agent itself).
+	in.adopt.trigger(ctx, d.content)
 	return 0
 }
 

@@ -21,6 +21,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cilium-chain/cilium-chain/chain"
 )
 
 const manifestPath = "kubernetes/cilium-chain.yaml"
@@ -83,8 +85,9 @@ func TestManifestShape(t *testing.T) {
 	}
 	c := pod.Containers[0]
 	sc := c.SecurityContext
-	var ro []string
+	var ro, mountPaths []string
 	for _, vm := range c.VolumeMounts {
+		mountPaths = append(mountPaths, vm.MountPath)
 		if vm.ReadOnly {
 			ro = append(ro, vm.MountPath)
 		}
@@ -122,8 +125,12 @@ func TestManifestShape(t *testing.T) {
 			c.ReadinessProbe.HTTPGet.Host == "127.0.0.1" && c.ReadinessProbe.HTTPGet.Path == "/readyz"},
 		{"probe port is the --ready-addr port", c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil &&
 			slices.Contains(c.Args, fmt.Sprintf("--ready-addr=127.0.0.1:%d", c.ReadinessProbe.HTTPGet.Port.IntValue()))},
-		{"host paths", hostPaths["cni-bin"] == "/opt/cni/bin" && hostPaths["cni-conf"] == "/etc/cni/net.d" && hostPaths["cilium-run"] == "/var/run/cilium"},
-		{"only the agent socket, config and what doctor reads are read-only", slices.Equal(ro, []string{"/var/run/cilium", "/etc/cilium-chain", "/host/var/lib/cni", "/host/var/run/cilium-chain"})},
+		{"host paths", hostPaths["cni-bin"] == "/opt/cni/bin" && hostPaths["cni-conf"] == "/etc/cni/net.d" && hostPaths["cilium-run"] == "/var/run/cilium" &&
+			hostPaths["cni-cache"] == "/var/lib/cni" && hostPaths["chain-state"] == chain.DefaultStateDir && hostPaths["netns"] == "/var/run/netns"},
+		{"only the agent socket, config, libcni's cache and the netns files are read-only",
+			slices.Equal(ro, []string{"/var/run/cilium", "/etc/cilium-chain", "/host/var/lib/cni", "/var/run/netns"})},
+		{"adoption on, writing the plugin's records where --state-dir's default says",
+			m.configMap.Data["CILIUM_CHAIN_ADOPT"] == "true" && slices.Contains(mountPaths, "/host"+chain.DefaultStateDir)},
 		{"keeps the conflist across rolling updates", m.configMap.Data["CILIUM_CHAIN_KEEP_ON_EXIT"] == "true"},
 	}
 	for _, c := range checks {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cilium-chain/cilium-chain/chain"
 )
 
 // envPrefix turns a flag name into its environment variable: --conf-dir is CILIUM_CHAIN_CONF_DIR.
@@ -40,6 +42,10 @@ type config struct {
 
 	readyAddr string
 	readyFile string
+
+	adopt       bool
+	cniCacheDir string
+	stateDir    string
 
 	debounce       time.Duration
 	settle         time.Duration
@@ -141,6 +147,13 @@ func newFlags(cfg *config) *flags {
 		"write the conflist only once the Cilium agent's GET /v1/healthz answers 200 on --agent-socket")
 	f.str(&cfg.agentSocket, "agent-socket", "/var/run/cilium/cilium.sock", "the agent's API socket, as mounted in the container")
 	f.duration(&cfg.agentInterval, "agent-interval", time.Second, "how often to ask the agent while waiting")
+
+	f.section = "Adoption (install/README.md#adoption); doctor reads the same paths"
+	f.boolean(&cfg.adopt, "adopt", true,
+		"register the pods that run without a Cilium endpoint (started before our conflist, e.g. before the install)\n"+
+			"from the runtime's libcni cache, as ADD would have; false only reports them (in /readyz and the log)")
+	f.str(&cfg.cniCacheDir, "cni-cache-dir", "/host/var/lib/cni", "libcni's cache dir on the host, as mounted (attachments are in its results/)")
+	f.str(&cfg.stateDir, "state-dir", "/host"+chain.DefaultStateDir, "the plugin's state-dir on the host, as mounted (its own attachment records)")
 
 	f.section = "Readiness"
 	f.str(&cfg.readyAddr, "ready-addr", "127.0.0.1:9887",

@@ -18,8 +18,9 @@ import (
 // should be there; every probe checks the disk again, so a file removed behind our back reads as
 // not ready even before the loop notices.
 type readiness struct {
-	log  *logrus.Logger
-	file string // optional marker file, present while ready
+	log     *logrus.Logger
+	file    string        // optional marker file, present while ready
+	details func() string // optional lines after the verdict (the adoption report); set before serving
 
 	mu       sync.Mutex
 	reason   string // why we are not ready; empty when ready
@@ -98,11 +99,15 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
+	details := ""
+	if r.details != nil {
+		details = r.details()
+	}
 	if err := r.check(); err != nil {
-		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		http.Error(w, "not ready: "+err.Error()+"\n"+details, http.StatusServiceUnavailable)
 		return
 	}
-	fmt.Fprintln(w, "ok")
+	fmt.Fprint(w, "ok\n"+details)
 }
 
 // listen binds the probe address now, so a taken port fails the start instead of a probe later.

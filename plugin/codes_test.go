@@ -158,7 +158,7 @@ func TestEveryCodeAtBinaryLevel(t *testing.T) {
 		{"106 delete failed on a live agent", "DEL", false, func(t *testing.T, s setup) map[string]any {
 			added(t, s)
 			s.e.agent.Inject(fakeagent.Fault{Method: "DELETE", Status: 500, Count: 1000})
-			return nil
+			return map[string]any{"del-timeout": "300ms"}
 		}, CodeDeleteFailed, "retry DEL"},
 		{"107 state dir not writable", "ADD", false, func(t *testing.T, s setup) map[string]any {
 			blocker := filepath.Join(s.e.dir, "state-file")

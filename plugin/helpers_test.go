@@ -60,8 +60,9 @@ func (e *env) entry(extra map[string]any) map[string]any {
 		"log-file":         filepath.Join(e.dir, "cilium-chain.log"),
 		"log-level":        "debug",
 		"add-timeout":      "2s",
-		"del-timeout":      "500ms",
-		"label-args":       []string{"app"},
+		// Long enough for a few 429/503 from a live agent: past it, DEL fails for the runtime to retry.
+		"del-timeout": "2s",
+		"label-args":  []string{"app"},
 	}
 	for k, v := range extra {
 		if v == nil {

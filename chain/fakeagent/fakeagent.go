@@ -119,13 +119,6 @@ func (a *Agent) ClearFaults() { a.mu.Lock(); a.faults, a.delay = nil, 0; a.mu.Un
 // OnRequest runs f on each request before it is answered (to change the world mid-call).
 func (a *Agent) OnRequest(f func(r *http.Request)) { a.mu.Lock(); a.onRequest = f; a.mu.Unlock() }
 
-// SetRouteMTUForCNIChaining sets what GET /config reports for enable-route-mtu-for-cni-chaining.
-func (a *Agent) SetRouteMTUForCNIChaining(on bool) {
-	a.mu.Lock()
-	a.daemon.RouteMTUForChaining = on
-	a.mu.Unlock()
-}
-
 // SetDelay is how long the agent works on each request. For PUT that is the endpoint's first
 // regeneration, with the endpoint already registered (see put); for DELETE the deletion itself, which
 // completes even if the client has gone; any other answer is simply late.

@@ -22,6 +22,7 @@ type scenario struct {
 	old          *pod
 	a, b, other  *pod
 	d            *pod
+	adoption     *adoptionState // issue 13: what the adoption steps share
 }
 
 // TestCluster is issue 7: the seven steps against one real cluster, in order. The agent is started on
@@ -38,6 +39,7 @@ func TestCluster(t *testing.T) {
 	})
 	c := startCluster(t, e)
 	s = &scenario{cluster: c, pluginLog: "/var/log/cilium-chain/plugin.log"}
+	t.Cleanup(func() { s.adoption.close() })
 	s.prepareManifest(t)
 	s.pluginHashes = map[string]string{
 		mustHash(t, filepath.Join(e.images, "v1", "cilium-chain")): "v1 (" + c.images.Installer + ")",
@@ -57,10 +59,15 @@ func TestCluster(t *testing.T) {
 		run      func(t *testing.T)
 		required bool // the later steps make no sense without it
 	}{
+		{"1b_before_install", s.stepBeforeInstall, false},
 		{"2_apply_manifest", s.step2Apply, true},
+		{"2b_running_pods_adopted", s.stepAdopted, false},
 		{"3_pods_through_chain", s.step3ChainedPods, true},
 		{"4_policies_l3_l4", s.step4Policies, false},
+		{"4b_policies_on_adopted_pod", s.stepPoliciesOnAdopted, false},
+		{"4c_adoption_rerun", s.stepAdoptionRerun, false},
 		{"5_old_pod_deleted_through_chain", s.step5DeleteOld, false},
+		{"5b_adopted_pod_gone", s.stepAdoptedGone, false},
 		{"6_rollout_new_image", s.step6Rollout, false},
 		{"7_uninstall", s.step7Uninstall, false},
 		{"8_helm_install_doctor_upgrade_uninstall", s.step8Helm, false},

@@ -33,7 +33,13 @@ mounts() {
 	mkdir -p "$WORK/hostrun" "$WORK/hostproc" "$WORK/cgroup"
 	mount --bind /run "$WORK/hostrun"
 	mount --rbind /proc "$WORK/hostproc"
+	# The host's /run/netns may be a mount of its own (ip netns makes one): drop this copy, so the
+	# node's /run/netns is the tmpfs below. That tmpfs is shared, as / is on a systemd node: a
+	# container mounting /var/run/netns with HostToContainer (the installer, for adoption) then sees
+	# netns files come and go; the runtime refuses that mount from a private one.
+	umount -l /run/netns 2>/dev/null || true
 	mount -t tmpfs -o mode=0755,size=512m cluster-run /run
+	mount --make-shared /run
 	mkdir -p /run/netns /run/lock
 	local d
 	for d in etc opt var/lib var/log; do

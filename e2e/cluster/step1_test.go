@@ -16,7 +16,8 @@ func (s *scenario) step1OldPod(t *testing.T) {
 	if !slices.Equal(files, []string{flannelConflist}) {
 		t.Fatalf("conf dir holds %v, want only %s", files, flannelConflist)
 	}
-	s.old = s.createPod(t, "old", "old")
+	// app: test, so the seed's CNPs select it once it is adopted (step 4b).
+	s.old = s.createPod(t, "old", "test")
 	s.tm.oldPodReady = s.old.ready
 	if got := s.old.cni.pluginTypes(); !slices.Equal(got, []string{"flannel"}) {
 		t.Errorf("old pod was added through %v, want [flannel]", got)

@@ -37,13 +37,6 @@ func (s *scenario) step3ChainedPods(t *testing.T) {
 		t.Errorf("identities %v: want test-a = test-b (same labels) ≠ other-c", ids)
 	}
 
-	// The old pod predates the chain: no endpoint, no programs.
-	if _, found, err := s.api.endpointOf(s.old); err != nil || found {
-		t.Errorf("old pod: endpoint found=%v err=%v, want none", found, err)
-	}
-	if progs, err := tcProgramsOn(s.old.cni.hostVeth()); err != nil || len(progs.Ingress)+len(progs.Egress) > 0 {
-		t.Errorf("old pod's veth %s: %v %v, want no programs", s.old.cni.hostVeth(), progs, err)
-	}
 	s.checkCiliumEndpoints(t, ids)
 
 	bad, err := nonLoopbackListeners()
@@ -65,6 +58,13 @@ func (s *scenario) checkChained(t *testing.T, p *pod) *models.Endpoint {
 	if got := p.cni.pluginTypes(); !slices.Equal(got, []string{"flannel", "cilium-chain"}) {
 		t.Errorf("%s was added through %v, want [flannel cilium-chain]", p, got)
 	}
+	return s.checkManaged(t, p)
+}
+
+// checkManaged asserts the agent holds a ready endpoint for the pod with its Kubernetes identity,
+// its programs are on the host veth, and the plugin's record exists; it returns the endpoint.
+func (s *scenario) checkManaged(t *testing.T, p *pod) *models.Endpoint {
+	t.Helper()
 	var ep *models.Endpoint
 	err := peer.Eventually(30*time.Second, 200*time.Millisecond, func() error {
 		e, found, err := s.api.endpointOf(p)

@@ -31,6 +31,8 @@ func (s *scenario) step8Helm(t *testing.T) {
 	out := s.helm(t, "install", "cilium-chain", filepath.Join(s.e.repo, "install/helm/cilium-chain"), "--namespace", "kube-system",
 		"--set", "image.repository="+repo, "--set", "image.tag="+tag, "--set", "plugin.logFile="+s.pluginLog,
 		"--set-json", `plugin.argsLabels={"K8S_POD_NAMESPACE":"k8s:io.kubernetes.pod.namespace"}`,
+		// Adoption off (report only): step 7's Flannel-only pod stays unmanaged for doctor to name.
+		"--set", "adoption.enabled=false",
 		"--wait", "--timeout", "4m")
 	t.Logf("helm install:\n%s", strings.TrimSpace(out))
 	s.waitDaemonSet(t, s.images.Installer)
