@@ -35,7 +35,12 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pair, err := discoverVeth(c.Netns, c.IfName, att)
+	pod, err := openPodNetns(c.Netns)
+	if err != nil {
+		return nil, err
+	}
+	defer pod.Close()
+	pair, err := discoverVeth(pod, c.IfName, att)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +48,7 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.applyRouteMTU(ctx); err != nil {
+	if err := c.applyRouteMTU(ctx, pod); err != nil {
 		return nil, err
 	}
 
@@ -52,7 +57,7 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 		return nil, err
 	}
 	if mac := agentMAC(ep); mac != "" && !sameMAC(mac, pair.PodMAC) {
-		if err := setPodMAC(c.Netns, c.IfName, mac); err != nil {
+		if err := pod.setPodMAC(c.IfName, mac); err != nil {
 			return nil, c.rollback(true, err)
 		}
 		res.Interfaces[att.Index].Mac = mac

@@ -210,7 +210,7 @@ func cachedPrevResult(conf *Config, raw json.RawMessage) error {
 	if v == "" {
 		return fmt.Errorf("%w: the cached result has no cniVersion", ErrInvalidConfig)
 	}
-	conf.CNIVersion, conf.RawPrevResult, conf.PrevResult = v, res, nil
+	conf.CNIVersion, conf.PrevResultJSON = v, raw
 	return nil
 }
 

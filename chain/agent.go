@@ -74,7 +74,7 @@ func (a *Agent) PutEndpoint(ctx context.Context, req *models.EndpointChangeReque
 		var wrote atomic.Bool
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 		params := endpoint.NewPutEndpointIDParamsWithContext(ctx).WithID("cilium-local:0").WithEndpoint(req)
-		ok, err := a.api.Endpoint.PutEndpointID(params)
+		ok, err := a.api.Endpoint.PutEndpointID(params, slimCreated)
 		if wrote.Load() && !refused(err) {
 			sent = true
 		}

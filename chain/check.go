@@ -25,7 +25,12 @@ func (c *Call) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pair, err := discoverVeth(c.Netns, c.IfName, att)
+	pod, err := openPodNetns(c.Netns)
+	if err != nil {
+		return err
+	}
+	defer pod.Close()
+	pair, err := discoverVeth(pod, c.IfName, att)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,10 @@ type Config struct {
 	Attachments   json.RawMessage `json:"cni.dev/attachments"`
 	CNIVersions   json.RawMessage `json:"cniVersions"`
 
+	// PrevResultJSON shadows NetConf's map form of "prevResult": parsed once, straight into the result
+	// type of cniVersion (the map would be decoded, re-encoded and decoded again).
+	PrevResultJSON json.RawMessage `json:"prevResult"`
+
 	// ValidAttachments is libcni's "cni.dev/valid-attachments" (GC only).
 	ValidAttachments []types.GCAttachment `json:"cni.dev/valid-attachments"`
 

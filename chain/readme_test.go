@@ -22,7 +22,7 @@ func TestReadmeKeyTable(t *testing.T) {
 	}
 	// Keys the CNI spec defines: accepted, not the plugin's to document.
 	spec := map[string]bool{"args": true, "runtimeConfig": true, "ipMasq": true, "cni.dev/attachments": true,
-		"cniVersions": true, "cni.dev/valid-attachments": true}
+		"cniVersions": true, "cni.dev/valid-attachments": true, "prevResult": true}
 	ct := reflect.TypeFor[Config]()
 	for i := range ct.NumField() {
 		f := ct.Field(i)

@@ -66,7 +66,7 @@ func (c *Call) routeConfig(ctx context.Context) (agentRouteConfig, error) {
 }
 
 // applyRouteMTU sets the route MTU when the conflist or the agent asks for it.
-func (c *Call) applyRouteMTU(ctx context.Context) error {
+func (c *Call) applyRouteMTU(ctx context.Context, pod *podNetns) error {
 	cfg, err := c.routeConfig(ctx)
 	if err != nil {
 		if c.Conf.EnableRouteMTU {
@@ -82,5 +82,5 @@ func (c *Call) applyRouteMTU(ctx context.Context) error {
 	if cfg.RouteMTU <= 0 {
 		return fmt.Errorf("%w: route MTU: the agent reports none", ErrAgentFailed)
 	}
-	return setRouteMTU(c.Netns, int(cfg.RouteMTU))
+	return pod.setRouteMTU(int(cfg.RouteMTU))
 }

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"math/rand/v2"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/sirupsen/logrus"
@@ -41,8 +42,10 @@ func newLogger(conf *chain.Config, command string, args *skel.CmdArgs, stderr io
 	return log.WithFields(fields), closer
 }
 
+// eventID only correlates log lines: math/rand's runtime-seeded generator is enough, and cheaper than
+// crypto/rand's first use in a short-lived process.
 func eventID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:6])
 }
