@@ -7,7 +7,9 @@ BIN := $(CURDIR)/bin
 # Real peers (cnitool, plugins, cilium-agent...) are cached outside the clone so CI on the same
 # machine reuses them; override to relocate.
 export PEER_DIR ?= $(HOME)/.cache/cilium-chain
-GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
+# The plugin's VERSION "about" text and --version show it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GOFLAGS_BUILD := -trimpath -ldflags='-s -w -X main.Version=$(VERSION)'
 
 .PHONY: all build test check peers clean
 all: build

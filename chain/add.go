@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cilium/cilium/api/v1/client/endpoint"
@@ -16,10 +18,13 @@ import (
 // assigned one). On any error after the PUT may have reached the agent, the endpoint is deleted (or its
 // deletion queued) before returning, and its record stays for GC until that is confirmed.
 func (c *Call) Add(ctx context.Context) (*current.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout.Duration)
 	defer cancel()
 
 	if err := validAttachment(c.ContainerID, c.IfName); err != nil {
+		return nil, err
+	}
+	if err := checkSocket(c.Conf.SocketPath); err != nil {
 		return nil, err
 	}
 	res, err := prevResult(c.Conf)
@@ -30,19 +35,21 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pair, err := discoverVeth(c.Netns, c.IfName, att)
+	pod, err := openPodNetns(c.Netns)
 	if err != nil {
 		return nil, err
 	}
-	labels, err := endpointLabels(c.Conf, c.Args)
+	defer pod.Close()
+	pair, err := discoverVeth(pod, c.IfName, att)
 	if err != nil {
 		return nil, err
 	}
-	if c.Conf.EnableRouteMTU {
-		// The only option that needs agent config: a second round trip, only when asked for.
-		if err := c.applyRouteMTU(ctx); err != nil {
-			return nil, err
-		}
+	labels, err := c.podLabels()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.applyRouteMTU(ctx, pod); err != nil {
+		return nil, err
 	}
 
 	ep, err := c.register(ctx, att, pair, labels)
@@ -50,13 +57,15 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 		return nil, err
 	}
 	if mac := agentMAC(ep); mac != "" && !sameMAC(mac, pair.PodMAC) {
-		if err := setPodMAC(c.Netns, c.IfName, mac); err != nil {
+		if err := pod.setPodMAC(c.IfName, mac); err != nil {
 			return nil, c.rollback(true, err)
 		}
 		res.Interfaces[att.Index].Mac = mac
 	}
 	if err := c.store.update(c.record(stateAdded)); err != nil {
-		return nil, c.rollback(true, err)
+		// The endpoint works and the durable "adding" record written before the PUT still names it
+		// for GC: a full or read-only state dir is no reason to take a working pod down.
+		c.Log.WithError(err).Warn("endpoint registered, but its record stays \"adding\"")
 	}
 	c.Log.WithField("endpointID", ep.ID).Info("endpoint registered")
 	return res, nil
@@ -79,6 +88,14 @@ func (c *Call) register(ctx context.Context, att *attachment, pair *vethPair, la
 		sent = true // an endpoint exists: a failure from here on must roll it back, not just forget it
 		if err = c.agent.DeleteEndpoint(ctx, c.endpointID()); err == nil {
 			ep, sent, err = c.agent.PutEndpoint(ctx, req)
+		}
+	}
+	for attempt := 1; err != nil && sent && connectionLost(err) && ctx.Err() == nil && attempt <= maxLostAnswers; attempt++ {
+		// The connection dropped after the request went out: the agent may have created the endpoint.
+		// Make sure none is left, then ask again within the ADD deadline.
+		c.Log.WithError(err).Warn("connection lost during PUT; deleting whatever it may have created and retrying")
+		if err = c.agent.DeleteEndpoint(ctx, c.endpointID()); err == nil {
+			ep, _, err = c.agent.PutEndpoint(ctx, req)
 		}
 	}
 	if err != nil {
@@ -106,6 +123,15 @@ func (c *Call) rollback(sent bool, cause error) error {
 		return fmt.Errorf("%w (rollback failed: %v)", cause, err)
 	}
 	return cause
+}
+
+// maxLostAnswers bounds the PUTs retried after a lost connection: a proxy that drops every answer
+// must not turn one ADD into a PUT/DELETE storm.
+const maxLostAnswers = 3
+
+// connectionLost: the connection broke mid-exchange (reset, EOF), so the outcome is unknown.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // alreadyExists: the agent refused the PUT because the attachment already has an endpoint.

@@ -2,8 +2,13 @@ package chain
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -19,7 +24,7 @@ func TestAddEveryVersion(t *testing.T) {
 	for _, v := range cniVersions {
 		t.Run(v, func(t *testing.T) {
 			env, n, p := podEnv(t)
-			stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "labels": []string{"k8s:io.kubernetes.pod.namespace=default"}})
+			stdin := env.conf(v, map[string]any{"prevResult": p.prevResult(v), "labels": []string{"k8s:io.kubernetes.pod.namespace=default"}, "label-args": []string{"app"}})
 			c := env.call(stdin, "cid-"+v, p.ns.Path(), "eth0", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_UID=uid-1;CILIUM_LABEL_app=test")
 
 			res, err := addInNode(n, c)
@@ -45,8 +50,14 @@ func TestAddEveryVersion(t *testing.T) {
 			if l := []string(ep.Status.Labels.Realized.User); !reflect.DeepEqual(l, wantLabels) {
 				t.Fatalf("labels %v, want %v", l, wantLabels)
 			}
-			if puts := len(env.agent.Requests()); puts != 1 {
-				t.Fatalf("%d agent round trips for one ADD, want 1", puts)
+			// GET /config comes once per agent start (TestAddAsksAgentConfigOncePerAgentStart).
+			if reqs := env.agent.Requests(); len(reqs) != 2 || reqs[1].Method != "PUT" {
+				t.Fatalf("agent requests for the first ADD: %+v, want GET /config and the PUT", reqs)
+			}
+			var sent models.EndpointChangeRequest
+			_ = json.Unmarshal(env.agent.Requests()[1].Body, &sent)
+			if sent.ContainerNetnsPath != "/var/run/cilium/netns/"+filepath.Base(p.ns.Path()) || sent.IsSecondaryInterface {
+				t.Fatalf("netns path %q (the agent's view of it, as upstream sends), secondary %v", sent.ContainerNetnsPath, sent.IsSecondaryInterface)
 			}
 			if recs, _ := c.store.list(); len(recs) != 1 || recs[0].State != stateAdded {
 				t.Fatalf("attachment record: %+v", recs)
@@ -64,6 +75,12 @@ func TestAddPicksNamedVethAmongSeveral(t *testing.T) {
 	ep := env.agent.Endpoint(endpointID("multi", "net1"))
 	if ep == nil || ep.Status.Networking.InterfaceName != p.hostVeth["net1"] || ep.Status.Networking.Addressing[0].IPv4 != "10.99.0.7" {
 		t.Fatalf("registered the wrong veth: %+v", ep)
+	}
+	var sent models.EndpointChangeRequest
+	reqs := env.agent.Requests()
+	_ = json.Unmarshal(reqs[len(reqs)-1].Body, &sent)
+	if !sent.IsSecondaryInterface {
+		t.Fatal("net1 must be sent as a secondary interface")
 	}
 }
 
@@ -90,37 +107,83 @@ func TestAddDuplicateReplacesStaleEndpoint(t *testing.T) {
 	}
 }
 
-func TestAddDuplicateWhoseReplacementFailsLeavesNoOrphan(t *testing.T) {
+func TestAddDuplicateWhoseReplacementFailsRollsBack(t *testing.T) {
 	env, n, p := podEnv(t)
 	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")})
 	_, err := addInNode(n, env.call(stdin, "dup", p.ns.Path(), "eth0", ""))
 	wantKind(t, err, nil, "")
-	// The retry's PUT finds the old endpoint, and deleting it fails: the old one must still be either
-	// deleted by the rollback or queued, never left without a record.
-	env.agent.Inject(fakeagent.Fault{Method: "DELETE", Status: 500, Count: 1})
+	// The retry's PUT finds the old endpoint, and the agent refuses to delete it once: the ADD fails
+	// and its rollback deletes the old endpoint on the live agent — not queued, no record left.
+	env.agent.Inject(fakeagent.Fault{Method: "DELETE", Status: 400, Count: 1})
 	c := env.call(stdin, "dup", p.ns.Path(), "eth0", "")
 	_, err = addInNode(n, c)
-	wantKind(t, err, ErrAgentFailed, "")
+	wantKind(t, err, ErrAgentRejected, "")
 	recs, _ := c.store.list()
-	if env.agent.Endpoint(endpointID("dup", "eth0")) != nil && len(env.queueFiles()) == 0 && len(recs) == 0 {
-		t.Fatal("the old endpoint is left with neither a record nor a queued deletion")
+	if env.agent.Endpoint(endpointID("dup", "eth0")) != nil || len(env.queueFiles()) != 0 || len(recs) != 0 {
+		t.Fatalf("want the endpoint deleted: endpoint %v, queue %v, records %v", env.agent.Endpoint(endpointID("dup", "eth0")) != nil, env.queueFiles(), recs)
 	}
 }
 
 func TestAddRouteMTU(t *testing.T) {
-	env, n, p := podEnv(t)
-	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "enable-route-mtu": true}), "mtu", p.ns.Path(), "eth0", "")
-	_, err := addInNode(n, c)
-	wantKind(t, err, nil, "")
-	_ = p.ns.Do(func(ns.NetNS) error {
-		routes, _ := netlinksafe.RouteList(nil, netlink.FAMILY_V4)
-		for _, r := range routes {
-			if r.Table == 254 && r.MTU != 1450 {
-				t.Errorf("route %s has MTU %d, want the agent's 1450", r, r.MTU)
+	// Upstream's rule: the conflist's enable-route-mtu or the agent's enable-route-mtu-for-cni-chaining.
+	cases := []struct {
+		conflist, agent bool
+		want            int // 0: the primary's routes untouched
+	}{
+		{false, false, 0}, {true, false, 1450}, {false, true, 1450}, {true, true, 1450},
+	}
+	for _, v := range cniVersions {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s/conflist=%v/agent=%v", v, tc.conflist, tc.agent), func(t *testing.T) {
+				env, n, p := podEnv(t)
+				env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: tc.agent})
+				c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v), "enable-route-mtu": tc.conflist}), "mtu", p.ns.Path(), "eth0", "")
+				_, err := addInNode(n, c)
+				wantKind(t, err, nil, "")
+				_ = p.ns.Do(func(ns.NetNS) error {
+					routes, _ := netlinksafe.RouteList(nil, netlink.FAMILY_V4)
+					for _, r := range routes {
+						if r.Table == 254 && r.MTU != tc.want {
+							t.Errorf("route %s has MTU %d, want %d", r, r.MTU, tc.want)
+						}
+					}
+					return nil
+				})
+			})
+		}
+	}
+}
+
+func TestAddAsksAgentConfigOncePerAgentStart(t *testing.T) {
+	env, n := newTestEnv(t), newNode(t)
+	env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: true})
+	configGets := func() int {
+		got := 0
+		for _, r := range env.agent.Requests() {
+			if r.Path == "/v1/config" {
+				got++
 			}
 		}
-		return nil
-	})
+		return got
+	}
+	add := func(cid, cidr string) {
+		p := n.newPod()
+		n.attach(p, "eth0", cidr)
+		_, err := addInNode(n, env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")}), cid, p.ns.Path(), "eth0", ""))
+		wantKind(t, err, nil, "")
+	}
+	add("a", "10.244.1.5/24")
+	add("b", "10.244.1.6/24")
+	if got := configGets(); got != 1 {
+		t.Fatalf("%d GET /config for two ADDs against one agent, want 1", got)
+	}
+	env.agent.Down() // a restart re-creates the socket: the agent's options may have changed
+	_ = env.agent.Up()
+	env.agent.SetDaemon(fakeagent.Daemon{RouteMTUForChaining: false})
+	add("c", "10.244.1.7/24")
+	if got := configGets(); got != 2 {
+		t.Fatalf("%d GET /config after an agent restart, want 2", got)
+	}
 }
 
 func TestAddRejects(t *testing.T) {
@@ -182,6 +245,7 @@ func TestAddRejects(t *testing.T) {
 }
 
 func TestAddFailureLeavesNothing(t *testing.T) {
+	// Each failure has one right outcome on a live agent: no endpoint, nothing queued, no record.
 	cases := []struct {
 		name  string
 		setup func(env *testEnv)
@@ -194,13 +258,15 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed},
 		{"429 storm", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 429, Count: 1000}) }, ErrAgentUnavailable},
 		{"503 until the deadline", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Status: 503, Count: 1000}) }, ErrAgentUnavailable},
-		{"connection reset mid-response", func(env *testEnv) { env.agent.Inject(fakeagent.Fault{Method: "PUT", Reset: true, Count: 1}) }, ErrAgentFailed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			env, n, p := podEnv(t)
-			tc.setup(env)
 			c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "700ms"}), "fail", p.ns.Path(), "eth0", "")
+			if _, err := c.routeConfig(context.Background()); err != nil { // as an earlier ADD leaves it
+				t.Fatal(err)
+			}
+			tc.setup(env)
 			start := time.Now()
 			_, err := addInNode(n, c)
 			wantKind(t, err, tc.kind, "")
@@ -211,12 +277,8 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 			_ = env.agent.Up()
 			time.Sleep(50 * time.Millisecond) // let a slow handler finish
 			recs, _ := c.store.list()
-			queued := len(env.queueFiles())
-			if env.agent.Endpoint(endpointID("fail", "eth0")) != nil && queued == 0 {
-				t.Fatal("failed ADD left an endpoint that is neither deleted nor queued")
-			}
-			if queued == 0 && len(recs) != 0 {
-				t.Fatalf("failed ADD left records without an endpoint: %+v", recs)
+			if env.agent.Endpoint(endpointID("fail", "eth0")) != nil || len(env.queueFiles()) != 0 || len(recs) != 0 {
+				t.Fatalf("endpoint left %v, queue %v, records %v", env.agent.Endpoint(endpointID("fail", "eth0")) != nil, env.queueFiles(), recs)
 			}
 		})
 	}
@@ -255,6 +317,21 @@ func TestCheck(t *testing.T) {
 			}
 		}, ErrEndpointUnhealthy},
 		{"agent down", func(env *testEnv, n *node, p *pod) { env.agent.Down() }, ErrAgentUnavailable},
+		{"endpoint lacks prevResult's address", func(env *testEnv, n *node, p *pod) {
+			// Same attachment, host veth and MAC, but the agent holds no address for it.
+			ep := env.agent.Endpoint(endpointID("chk", "eth0"))
+			_ = NewAgent(env.agent.Socket()).DeleteEndpoint(context.Background(), itoa(int(ep.ID)))
+			req := testRequest("chk")
+			req.ContainerInterfaceName, req.InterfaceName, req.Addressing = "eth0", p.hostVeth["eth0"], &models.AddressPair{}
+			env.agent.AddForeign(req)
+		}, ErrInterfaceMismatch},
+		{"endpoint has an address prevResult lacks", func(env *testEnv, n *node, p *pod) {
+			ep := env.agent.Endpoint(endpointID("chk", "eth0"))
+			_ = NewAgent(env.agent.Socket()).DeleteEndpoint(context.Background(), itoa(int(ep.ID)))
+			req := testRequest("chk")
+			req.ContainerInterfaceName, req.InterfaceName, req.Addressing = "eth0", p.hostVeth["eth0"], &models.AddressPair{IPv4: "10.244.1.5", IPv6: "fd00::5"}
+			env.agent.AddForeign(req)
+		}, ErrInterfaceMismatch},
 	}
 	for _, v := range []string{"0.4.0", "1.0.0", "1.1.0"} { // CHECK exists from 0.4.0 on
 		for _, tc := range cases {
@@ -283,5 +360,123 @@ func TestDelAfterAddWithNetnsGone(t *testing.T) {
 	wantKind(t, err, nil, "")
 	if len(env.agent.Endpoints()) != 0 {
 		t.Fatal("endpoint left after DEL")
+	}
+}
+
+func TestAddStateDirFailingAfterPutKeepsWorkingEndpoint(t *testing.T) {
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			env, n, p := podEnv(t)
+			c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v)}), "full", p.ns.Path(), "eth0", "")
+			// While the agent creates the endpoint, the state dir becomes unwritable.
+			netDir := filepath.Join(env.dir, "state", "testnet")
+			env.agent.OnRequest(func(r *http.Request) {
+				if r.Method == http.MethodPut {
+					_ = os.Rename(netDir, netDir+".gone")
+					_ = os.WriteFile(netDir, nil, 0o600)
+				}
+			})
+			_, err := addInNode(n, c)
+			wantKind(t, err, nil, "")
+			if env.agent.Endpoint(endpointID("full", "eth0")) == nil {
+				t.Fatal("a working endpoint was rolled back because its record could not be updated")
+			}
+			for _, r := range env.agent.Requests() {
+				if r.Method == http.MethodDelete {
+					t.Fatalf("ADD deleted the endpoint: %+v", env.agent.Requests())
+				}
+			}
+		})
+	}
+}
+
+func TestAddStateDirUnwritableIsItsOwnKind(t *testing.T) {
+	env, n, p := podEnv(t)
+	blocker := filepath.Join(env.dir, "state-file")
+	_ = os.WriteFile(blocker, nil, 0o600)
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "state-dir": blocker}), "ro", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, ErrStateDir, "state-dir")
+	for _, r := range env.agent.Requests() {
+		if r.Method == http.MethodPut {
+			t.Fatal("no PUT may follow a failed record write")
+		}
+	}
+	if errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("a node fault is not a config error: %v", err)
+	}
+}
+
+func TestAddSocketPathNotASocket(t *testing.T) {
+	env, n, p := podEnv(t)
+	dir := filepath.Join(env.dir, "sock-dir") // what a hostPath mount leaves when the socket is missing
+	_ = os.Mkdir(dir, 0o755)
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "socket-path": dir}), "nosock", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, ErrInvalidConfig, dir)
+}
+
+func TestAddNomadStyleIdentityAndLabels(t *testing.T) {
+	// A Nomad job sets its own CNI args: it gets its mapped name/namespace, the labels the operator
+	// allowed, and cannot override the operator's labels or claim k8s: ones.
+	env, n, p := podEnv(t)
+	stdin := env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "label-source": "nomad",
+		"labels": []string{"nomad:team=payments"}, "label-args": []string{"app", "team"},
+		"args-pod-name": "NOMAD_ALLOC_NAME", "args-pod-namespace": "NOMAD_NAMESPACE"})
+	c := env.call(stdin, "nomad", p.ns.Path(), "eth0",
+		"IgnoreUnknown=1;NOMAD_ALLOC_NAME=api.web[0];NOMAD_NAMESPACE=prod;CILIUM_LABEL_app=api;CILIUM_LABEL_team=db-admins;CILIUM_LABEL_role=db")
+	_, err := addInNode(n, c)
+	wantKind(t, err, nil, "")
+	ep := env.agent.Endpoint(endpointID("nomad", "eth0"))
+	if ep == nil {
+		t.Fatal("no endpoint")
+	}
+	if ids := ep.Status.ExternalIdentifiers; ids.K8sPodName != "api.web[0]" || ids.K8sNamespace != "prod" {
+		t.Fatalf("pod identifiers from the mapped args: %+v", ids)
+	}
+	if l, want := []string(ep.Status.Labels.Realized.User), []string{"nomad:app=api", "nomad:team=payments"}; !reflect.DeepEqual(l, want) {
+		t.Fatalf("labels %v, want %v", l, want)
+	}
+}
+
+func TestAddConnectionLostMidPutIsRetried(t *testing.T) {
+	cases := []struct {
+		name    string
+		handled bool // the agent created the endpoint before the connection dropped
+	}{{"before the agent acted", false}, {"after the agent created the endpoint", true}}
+	for _, v := range cniVersions {
+		for _, tc := range cases {
+			t.Run(v+"/"+tc.name, func(t *testing.T) {
+				env, n, p := podEnv(t)
+				env.agent.Inject(fakeagent.Fault{Method: "PUT", Reset: true, Handled: tc.handled, Count: 1})
+				c := env.call(env.conf(v, map[string]any{"prevResult": p.prevResult(v)}), "reset", p.ns.Path(), "eth0", "")
+				_, err := addInNode(n, c)
+				wantKind(t, err, nil, "")
+				if eps := env.agent.Endpoints(); len(eps) != 1 {
+					t.Fatalf("%d endpoints after a retried PUT, want exactly 1", len(eps))
+				}
+				deletes := 0
+				for _, r := range env.agent.Requests() {
+					if r.Method == http.MethodDelete {
+						deletes++
+					}
+				}
+				if deletes != 1 {
+					t.Fatalf("%d DELETEs: the retry must first make sure no endpoint was left", deletes)
+				}
+			})
+		}
+	}
+}
+
+func TestAddConnectionLostEveryTimeFailsClean(t *testing.T) {
+	env, n, p := podEnv(t)
+	env.agent.Inject(fakeagent.Fault{Method: "PUT", Reset: true, Handled: true, Count: 1000})
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0")}), "reset", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, ErrAgentFailed, "")
+	recs, _ := c.store.list()
+	if len(env.agent.Endpoints()) != 0 || len(env.queueFiles()) != 0 || len(recs) != 0 {
+		t.Fatalf("left: %d endpoints, queue %v, records %v", len(env.agent.Endpoints()), env.queueFiles(), recs)
 	}
 }

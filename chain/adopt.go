@@ -153,7 +153,7 @@ func (a Adoption) adopt(ctx context.Context, e *cacheEntry) error {
 // adopt is ADD for an attachment that already runs: the veth is found from the node's side only, and
 // nothing in the pod's netns is changed.
 func (c *Call) adopt(ctx context.Context, cachePath string) error {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout.Duration)
 	defer cancel()
 
 	if err := validAttachment(c.ContainerID, c.IfName); err != nil {
@@ -177,7 +177,7 @@ func (c *Call) adopt(ctx context.Context, cachePath string) error {
 	if err != nil {
 		return err
 	}
-	labels, err := endpointLabels(c.Conf, c.Args)
+	labels, err := c.podLabels()
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func cachedPrevResult(conf *Config, raw json.RawMessage) error {
 	if v == "" {
 		return fmt.Errorf("%w: the cached result has no cniVersion", ErrInvalidConfig)
 	}
-	conf.CNIVersion, conf.RawPrevResult, conf.PrevResult = v, res, nil
+	conf.CNIVersion, conf.PrevResultJSON = v, raw
 	return nil
 }
 

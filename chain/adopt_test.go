@@ -232,7 +232,7 @@ func TestAdoptSkips(t *testing.T) {
 			delete(res, "cniVersion")
 			return p.ns.Path(), adoptArgs
 		}},
-		{name: "invalid cached CNI_ARGS label", want: "CNI_ARGS", setup: func(a *adoptEnv, p *pod, _ map[string]any) (string, string) {
+		{name: "invalid cached CNI_ARGS label", want: "CNI_ARGS", extra: map[string]any{"label-args": []string{"*"}}, setup: func(a *adoptEnv, p *pod, _ map[string]any) (string, string) {
 			return p.ns.Path(), adoptArgs + ";CILIUM_LABEL_a:b=c"
 		}},
 		{name: "agent refuses the PUT", want: "registering endpoint", setup: func(a *adoptEnv, p *pod, _ map[string]any) (string, string) {

@@ -70,11 +70,11 @@ func (a *Agent) Socket() string { return a.socket }
 // PutEndpoint registers the endpoint (PUT /endpoint/cilium-local:0). sent reports whether any attempt
 // may have reached the agent's handler, i.e. whether an endpoint may exist now despite an error.
 func (a *Agent) PutEndpoint(ctx context.Context, req *models.EndpointChangeRequest) (ep *models.Endpoint, sent bool, err error) {
-	err = a.retry(ctx, "PUT /endpoint", func(ctx context.Context) error {
+	err = a.retry(ctx, "PUT /endpoint", transient, func(ctx context.Context) error {
 		var wrote atomic.Bool
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 		params := endpoint.NewPutEndpointIDParamsWithContext(ctx).WithID("cilium-local:0").WithEndpoint(req)
-		ok, err := a.api.Endpoint.PutEndpointID(params)
+		ok, err := a.api.Endpoint.PutEndpointID(params, slimCreated)
 		if wrote.Load() && !refused(err) {
 			sent = true
 		}
@@ -88,7 +88,7 @@ func (a *Agent) PutEndpoint(ctx context.Context, req *models.EndpointChangeReque
 
 // DeleteEndpoint deletes by endpoint ID; an endpoint that is already gone is not an error.
 func (a *Agent) DeleteEndpoint(ctx context.Context, id string) error {
-	return a.retry(ctx, "DELETE /endpoint", func(ctx context.Context) error {
+	return a.retry(ctx, "DELETE /endpoint", deleteRetryable, func(ctx context.Context) error {
 		_, _, err := a.api.Endpoint.DeleteEndpointID(endpoint.NewDeleteEndpointIDParamsWithContext(ctx).WithID(id))
 		if statusCode(err) == http.StatusNotFound {
 			return nil
@@ -101,7 +101,7 @@ func (a *Agent) DeleteEndpoint(ctx context.Context, id string) error {
 // An unknown endpoint is (nil, nil).
 func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, error) {
 	var ep *models.Endpoint
-	err := a.retry(ctx, "GET /endpoint/{id}", func(ctx context.Context) error {
+	err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
 		ok, err := a.api.Endpoint.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id))
 		if err == nil {
 			ep = ok.Payload
@@ -117,7 +117,7 @@ func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, e
 // ListEndpoints is GET /endpoint.
 func (a *Agent) ListEndpoints(ctx context.Context) ([]*models.Endpoint, error) {
 	var eps []*models.Endpoint
-	err := a.retry(ctx, "GET /endpoint", func(ctx context.Context) error {
+	err := a.retry(ctx, "GET /endpoint", transient, func(ctx context.Context) error {
 		ok, err := a.api.Endpoint.GetEndpoint(endpoint.NewGetEndpointParamsWithContext(ctx))
 		if err == nil {
 			eps = ok.Payload
@@ -142,7 +142,7 @@ func (a *Agent) Healthz(ctx context.Context) (*models.StatusResponse, error) {
 // Config is GET /config, needed only for options that depend on agent settings (route MTU).
 func (a *Agent) Config(ctx context.Context) (*models.DaemonConfiguration, error) {
 	var cfg *models.DaemonConfiguration
-	err := a.retry(ctx, "GET /config", func(ctx context.Context) error {
+	err := a.retry(ctx, "GET /config", transient, func(ctx context.Context) error {
 		ok, err := a.api.Daemon.GetConfig(daemon.NewGetConfigParamsWithContext(ctx))
 		if err == nil {
 			cfg = ok.Payload
@@ -152,8 +152,8 @@ func (a *Agent) Config(ctx context.Context) (*models.DaemonConfiguration, error)
 	return cfg, err
 }
 
-// retry runs call until it succeeds, fails for good, or ctx ends.
-func (a *Agent) retry(ctx context.Context, what string, call func(context.Context) error) error {
+// retry runs call until it succeeds, fails with an error retryable does not accept, or ctx ends.
+func (a *Agent) retry(ctx context.Context, what string, retryable func(error) bool, call func(context.Context) error) error {
 	backoff := a.minBackoff
 	for attempt := 1; ; attempt++ {
 		err := call(ctx)
@@ -164,7 +164,7 @@ func (a *Agent) retry(ctx context.Context, what string, call func(context.Contex
 			// The deadline passed with the request in flight: a slow or overloaded agent, not a refusal.
 			return fmt.Errorf("%w: %s on %s: no answer within the deadline after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
 		}
-		if !transient(err) || (a.failFastDown && notConnected(err)) {
+		if !retryable(err) || (a.failFastDown && notConnected(err)) {
 			return a.classify(what, err)
 		}
 		wait := jitter(backoff)
@@ -207,6 +207,13 @@ func transient(err error) bool {
 		return true
 	}
 	return notConnected(err)
+}
+
+// deleteRetryable: DELETE is idempotent, so anything but a refusal (4xx other than 429) is worth
+// another attempt: a 500, a reset, a connection dropped mid-answer.
+func deleteRetryable(err error) bool {
+	code := statusCode(err)
+	return err != nil && (code == http.StatusTooManyRequests || code < 400 || code >= 500)
 }
 
 // notConnected: the request never reached the agent (no socket, nobody listening).

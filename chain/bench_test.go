@@ -23,6 +23,7 @@ func benchStdin(b *testing.B) []byte {
 		"socket-path": "/var/run/cilium/cilium.sock", "log-level": "info",
 		"labels":      []string{"k8s:io.cilium.k8s.policy.cluster=default"},
 		"args-labels": map[string]string{"K8S_POD_NAMESPACE": "k8s:io.kubernetes.pod.namespace"},
+		"label-args":  []string{"app"},
 		"prevResult":  json.RawMessage(prev),
 	})
 	if err != nil {
@@ -92,7 +93,7 @@ func BenchmarkEndpointRequest(b *testing.B) {
 	pair := &vethPair{PodName: "eth0", PodIndex: 2, PodMAC: "0a:58:0a:f4:01:05", HostName: "veth1234abcd", HostIndex: 7, HostMAC: "5e:2d:7a:11:22:33"}
 	b.ReportAllocs()
 	for b.Loop() {
-		labels, err := endpointLabels(conf, args)
+		labels, _, err := endpointLabels(conf, args)
 		if err != nil {
 			b.Fatal(err)
 		}

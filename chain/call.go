@@ -3,6 +3,7 @@ package chain
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/sirupsen/logrus"
 )
@@ -28,6 +29,7 @@ func NewCall(conf *Config, containerID, netns, ifname, cniArgs string, log *logr
 	if err != nil {
 		return nil, err
 	}
+	args.withPodIdentity(conf.ArgsPodName, conf.ArgsNamespace)
 	c := &Call{
 		Conf: conf, ContainerID: containerID, Netns: netns, IfName: ifname, Args: args, Log: log,
 		agent: NewAgent(conf.SocketPath),
@@ -42,8 +44,9 @@ func validAttachment(containerID, ifname string) error {
 	if !safeName.MatchString(containerID) {
 		return fmt.Errorf("%w: CNI_CONTAINERID %q is not a valid container ID", ErrInvalidEnv, containerID)
 	}
-	// The kernel's dev_valid_name: at most 15 bytes, not "." or "..", no '/', ':' or white space.
-	if ifname == "" || len(ifname) > 15 || ifname == "." || ifname == ".." || strings.ContainsAny(ifname, "/: \t\n") {
+	// libcni's ValidateInterfaceName (the kernel's dev_valid_name): at most 15 bytes, not "." or "..",
+	// no '/', ':' or white space of any kind (unicode.IsSpace).
+	if ifname == "" || len(ifname) > 15 || ifname == "." || ifname == ".." || strings.ContainsAny(ifname, "/:") || strings.ContainsFunc(ifname, unicode.IsSpace) {
 		return fmt.Errorf("%w: CNI_IFNAME %q is not a valid interface name", ErrInvalidEnv, ifname)
 	}
 	return nil

@@ -14,6 +14,18 @@ type podArgs struct {
 	All map[string]string
 }
 
+// withPodIdentity lets the operator name the CNI_ARGS that carry the pod's name and namespace outside
+// Kubernetes (e.g. Nomad's alloc and job IDs), so Hubble shows workload names there too. A mapping the
+// operator configured wins over K8S_POD_* pairs.
+func (a *podArgs) withPodIdentity(nameArg, namespaceArg string) {
+	if v, ok := a.All[nameArg]; ok && nameArg != "" {
+		a.PodName = v
+	}
+	if v, ok := a.All[namespaceArg]; ok && namespaceArg != "" {
+		a.PodNamespace = v
+	}
+}
+
 // parseCNIArgs parses "K=V;K2=V2". Every plugin in a chain parses CNI_ARGS, and libcni's parser fails
 // on a pair without "=": so does this one, with a message that names the pair.
 func parseCNIArgs(s string) (*podArgs, error) {

@@ -4,243 +4,288 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
 )
 
-// Defaults, documented in the README.
-const (
-	DefaultSocketPath     = "/var/run/cilium/cilium.sock"
-	DefaultDeleteQueueDir = "/var/run/cilium/deleteQueue"
-	// DefaultStateDir is on tmpfs: a record lives exactly as long as the endpoint it describes, and
-	// endpoints do not survive a reboot (their veths do not). tmpfs also spares every ADD a disk write.
-	DefaultStateDir     = "/var/run/cilium-chain"
-	DefaultLabelSource  = "container"
-	DefaultAddTimeout   = 60 * time.Second
-	DefaultDelTimeout   = 2 * time.Second
-	DefaultCheckTimeout = 10 * time.Second
-
-	maxTimeout = 10 * time.Minute
-)
-
-// Config is the plugin's entry in the conflist, as the runtime hands it over on stdin.
+// Config is the plugin's entry in the conflist, as the runtime hands it over on stdin. It is the one
+// definition of the keys: the json tag is the key, the default tag its default (README's key table is
+// checked against both), validate its check. A key with an ignored tag is accepted so an upstream
+// cilium-cni entry loads by changing only its "type", and logged at debug level as meaningless here.
 type Config struct {
 	types.NetConf
 
-	SocketPath     string
-	LogFile        string
-	LogLevel       string
-	LogFormat      string
-	Labels         []string
-	ArgsLabels     map[string]string
-	LabelSource    string
-	AddTimeout     time.Duration
-	DelTimeout     time.Duration
-	CheckTimeout   time.Duration
-	DeleteQueueDir string
-	StateDir       string
-	EnableRouteMTU bool
-
-	// ValidAttachments is libcni's "cni.dev/valid-attachments" (GC only).
-	ValidAttachments []types.GCAttachment
-}
-
-// rawConfig mirrors the JSON keys. Pointers tell "absent" from "zero".
-type rawConfig struct {
-	types.NetConf
-
-	SocketPath     *string           `json:"socket-path"`
-	LogFile        *string           `json:"log-file"`
-	LogLevel       *string           `json:"log-level"`
-	LogFormat      *string           `json:"log-format"`
-	EnableDebug    *bool             `json:"enable-debug"`
+	SocketPath     string            `json:"socket-path" default:"/var/run/cilium/cilium.sock"`
+	DeleteQueueDir string            `json:"delete-queue-dir" default:"/var/run/cilium/deleteQueue"`
+	StateDir       string            `json:"state-dir" default:"/var/run/cilium-chain"`
 	Labels         []string          `json:"labels"`
 	ArgsLabels     map[string]string `json:"args-labels"`
-	LabelSource    *string           `json:"label-source"`
-	AddTimeout     *string           `json:"add-timeout"`
-	DelTimeout     *string           `json:"del-timeout"`
-	CheckTimeout   *string           `json:"check-timeout"`
-	DeleteQueueDir *string           `json:"delete-queue-dir"`
-	StateDir       *string           `json:"state-dir"`
-	EnableRouteMTU *bool             `json:"enable-route-mtu"`
-	ChainingMode   *string           `json:"chaining-mode"`
-	MTU            *int              `json:"mtu"`
+	LabelArgs      []string          `json:"label-args"`
+	ArgsPodName    string            `json:"args-pod-name"`
+	ArgsNamespace  string            `json:"args-pod-namespace"`
+	LabelSource    string            `json:"label-source" default:"container"`
+	AddTimeout     Duration          `json:"add-timeout" default:"60s"`
+	DelTimeout     Duration          `json:"del-timeout" default:"10s"`
+	CheckTimeout   Duration          `json:"check-timeout" default:"10s"`
+	GCTimeout      Duration          `json:"gc-timeout" default:"10s"`
+	LogFile        string            `json:"log-file"`
+	LogLevel       string            `json:"log-level" default:"info"`
+	LogFormat      string            `json:"log-format" default:"text"`
+	LogMaxSize     int               `json:"log-max-size" default:"10"`
+	LogMaxBackups  int               `json:"log-max-backups" default:"3"`
+	EnableDebug    bool              `json:"enable-debug"`
+	EnableRouteMTU bool              `json:"enable-route-mtu"`
+	ChainingMode   string            `json:"chaining-mode" default:"generic-veth"`
 
+	MTU          json.RawMessage `json:"mtu" ignored:"the primary plugin sets the MTU"`
+	ENI          json.RawMessage `json:"eni" ignored:"ENI IPAM is the primary plugin's (aws-cni)"`
+	Azure        json.RawMessage `json:"azure" ignored:"Azure IPAM is the primary plugin's"`
+	AlibabaCloud json.RawMessage `json:"alibaba-cloud" ignored:"Alibaba Cloud IPAM is the primary plugin's"`
+	// Spec keys a chained plugin receives and has no use for.
+	Args          json.RawMessage `json:"args"`
+	RuntimeConfig json.RawMessage `json:"runtimeConfig"`
+	IPMasq        json.RawMessage `json:"ipMasq"`
+	Attachments   json.RawMessage `json:"cni.dev/attachments"`
+	CNIVersions   json.RawMessage `json:"cniVersions"`
+
+	// PrevResultJSON shadows NetConf's map form of "prevResult": parsed once, straight into the result
+	// type of cniVersion (the map would be decoded, re-encoded and decoded again).
+	PrevResultJSON json.RawMessage `json:"prevResult"`
+
+	// ValidAttachments is libcni's "cni.dev/valid-attachments" (GC only).
 	ValidAttachments []types.GCAttachment `json:"cni.dev/valid-attachments"`
+
+	// Unknown are keys this binary does not know, accepted by the lenient verbs (DEL, GC, STATUS).
+	Unknown []string `json:"-"`
+	// Ignored are the ignored-tag keys present, with why, for a debug log.
+	Ignored []string `json:"-"`
 }
 
-// knownKeys are accepted; anything else is a typo the operator wants to hear about. The CNI keys are
-// the spec's; chaining-mode, enable-debug, log-format and mtu let an upstream cilium-cni entry work
-// by changing only its "type".
-var knownKeys = map[string]bool{
-	"cniVersion": true, "cniVersions": true, "name": true, "type": true, "args": true, "ipMasq": true,
-	"ipam": true, "dns": true, "prevResult": true, "runtimeConfig": true, "capabilities": true,
-	"cni.dev/valid-attachments": true, "cni.dev/attachments": true,
-	"socket-path": true, "log-file": true, "log-level": true, "log-format": true, "enable-debug": true,
-	"labels": true, "args-labels": true, "label-source": true, "add-timeout": true, "del-timeout": true,
-	"check-timeout": true, "delete-queue-dir": true, "state-dir": true, "enable-route-mtu": true,
-	"chaining-mode": true, "mtu": true,
+// Duration is a key's duration, written as Go parses it ("30s", "1500ms").
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("not a duration string: %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
 }
+
+const maxTimeout = 10 * time.Minute
+
+// Defaults read from the tags, for the installer's checks and tests that look at records.
+var (
+	DefaultStateDir       = Defaults().StateDir
+	DefaultDeleteQueueDir = Defaults().DeleteQueueDir
+)
+
+// Defaults is the configuration with every default applied and nothing else.
+func Defaults() *Config {
+	conf := &Config{}
+	if err := setDefaults(conf); err != nil {
+		panic(err) // a malformed default tag: a programming error every test catches
+	}
+	return conf
+}
+
+// chainingModes are upstream v1.20.2's names for its generic-veth chainer (plugins/cilium-cni/chaining).
+var chainingModes = map[string]bool{"generic-veth": true, "aws-cni": true, "azure": true, "flannel": true}
 
 var logLevels = map[string]bool{"panic": true, "fatal": true, "error": true, "warn": true, "warning": true, "info": true, "debug": true, "trace": true}
 
 // Network names and container IDs follow libcni's rule; they become file names in the state dir.
 var safeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
 
-// LoadConfig parses and validates the network configuration. getenv supplies CILIUM_SOCK.
+// LoadConfig parses and validates the configuration strictly, as ADD and CHECK do: an unknown key is
+// an error naming it, which catches typos where they matter. getenv supplies CILIUM_SOCK.
 func LoadConfig(stdin []byte, getenv func(string) string) (*Config, error) {
+	return loadConfig(stdin, getenv, true)
+}
+
+// LoadConfigLenient is LoadConfig for DEL, GC and STATUS: unknown keys (a newer conflist read by an
+// older binary, a key the runtime injects) land in Unknown for the log. Tearing a pod down must not
+// depend on the binary knowing every key.
+func LoadConfigLenient(stdin []byte, getenv func(string) string) (*Config, error) {
+	return loadConfig(stdin, getenv, false)
+}
+
+func loadConfig(stdin []byte, getenv func(string) string, strict bool) (*Config, error) {
 	if len(stdin) == 0 {
 		return nil, fmt.Errorf("%w: empty stdin", ErrDecode)
 	}
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(stdin, &keys); err != nil {
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(stdin, &present); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
-	if unknown := unknownKeys(keys); len(unknown) > 0 {
-		return nil, fmt.Errorf("%w: unknown key %q", ErrInvalidConfig, unknown[0])
+	conf := Defaults()
+	if env := getenv("CILIUM_SOCK"); env != "" {
+		conf.SocketPath = env
 	}
-
-	var raw rawConfig
-	if err := json.Unmarshal(stdin, &raw); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	known := configKeys()
+	for k := range present {
+		switch why, ok := known[k]; {
+		case !ok:
+			conf.Unknown = append(conf.Unknown, k)
+		case why != "":
+			conf.Ignored = append(conf.Ignored, k+": "+why)
+		}
 	}
-	conf := &Config{NetConf: raw.NetConf}
-	if conf.Name == "" || !safeName.MatchString(conf.Name) {
-		return nil, fmt.Errorf("%w: key \"name\": %q is not a valid network name", ErrInvalidConfig, conf.Name)
+	sort.Strings(conf.Unknown)
+	sort.Strings(conf.Ignored)
+	if strict && len(conf.Unknown) > 0 {
+		return nil, fmt.Errorf("%w: unknown key %q", ErrInvalidConfig, conf.Unknown[0])
 	}
-	if err := raw.apply(conf, getenv); err != nil {
+	if err := json.Unmarshal(stdin, conf); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, offendingKey(present, err))
+	}
+	if _, ok := present["log-level"]; !ok && conf.EnableDebug {
+		conf.LogLevel = "debug"
+	}
+	if err := conf.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return conf, nil
 }
 
-func unknownKeys(keys map[string]json.RawMessage) []string {
-	var unknown []string
-	for k := range keys {
-		if !knownKeys[k] {
-			unknown = append(unknown, k)
+// offendingKey names the key whose value failed to decode (encoding/json does not, for errors from
+// an UnmarshalJSON method), decoding each key alone. Only on the error path.
+func offendingKey(present map[string]json.RawMessage, err error) error {
+	keys := make([]string, 0, len(present))
+	for k := range present {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: present[k]})
+		if kerr := json.Unmarshal(one, &Config{}); kerr != nil {
+			return fmt.Errorf("key %q: %w", k, kerr)
 		}
 	}
-	sort.Strings(unknown)
-	return unknown
+	return err
 }
 
-func (raw *rawConfig) apply(conf *Config, getenv func(string) string) error {
-	conf.SocketPath = DefaultSocketPath
-	if env := getenv("CILIUM_SOCK"); env != "" {
-		conf.SocketPath = env
+// configKeys maps every accepted key (this struct's and the embedded NetConf's json tags) to its
+// ignored reason, "" if it is used.
+func configKeys() map[string]string {
+	keys := map[string]string{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous {
+				walk(f.Type)
+				continue
+			}
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				keys[name] = f.Tag.Get("ignored")
+			}
+		}
 	}
-	conf.DeleteQueueDir = DefaultDeleteQueueDir
-	conf.StateDir = DefaultStateDir
-	conf.LabelSource = DefaultLabelSource
-	conf.LogLevel = "info"
-	conf.LogFormat = "text"
+	walk(reflect.TypeFor[Config]())
+	return keys
+}
 
-	for _, p := range []struct {
-		key string
-		src *string
-		dst *string
-	}{
-		{"socket-path", raw.SocketPath, &conf.SocketPath},
-		{"delete-queue-dir", raw.DeleteQueueDir, &conf.DeleteQueueDir},
-		{"state-dir", raw.StateDir, &conf.StateDir},
-		{"log-file", raw.LogFile, &conf.LogFile},
-	} {
-		if p.src == nil {
+// setDefaults fills every field from its default tag.
+func setDefaults(conf *Config) error {
+	v := reflect.ValueOf(conf).Elem()
+	for i := range v.NumField() {
+		def, ok := v.Type().Field(i).Tag.Lookup("default")
+		if !ok {
 			continue
 		}
-		if p.key != "log-file" && (*p.src == "" || (*p.src)[0] != '/') {
-			return fmt.Errorf("key %q: %q is not an absolute path", p.key, *p.src)
+		field := v.Field(i)
+		var err error
+		switch p := field.Addr().Interface().(type) {
+		case *string:
+			*p = def
+		case *int:
+			_, err = fmt.Sscan(def, p)
+		case *Duration:
+			p.Duration, err = time.ParseDuration(def)
+		default:
+			err = fmt.Errorf("no default support for %s", field.Type())
 		}
-		*p.dst = *p.src
+		if err != nil {
+			return fmt.Errorf("default of %s: %w", v.Type().Field(i).Name, err)
+		}
 	}
-	if err := checkSocketPath(conf.SocketPath); err != nil {
-		return err
-	}
+	return nil
+}
 
-	if raw.EnableDebug != nil && *raw.EnableDebug {
-		conf.LogLevel = "debug"
+// validate checks each key's value; the message names the key.
+func (c *Config) validate() error {
+	if c.Name == "" || !safeName.MatchString(c.Name) {
+		return fmt.Errorf("key \"name\": %q is not a valid network name", c.Name)
 	}
-	if raw.LogLevel != nil {
-		if !logLevels[*raw.LogLevel] {
-			return fmt.Errorf("key \"log-level\": %q is not one of panic, fatal, error, warn, info, debug, trace", *raw.LogLevel)
+	for key, path := range map[string]string{"socket-path": c.SocketPath, "delete-queue-dir": c.DeleteQueueDir, "state-dir": c.StateDir} {
+		if !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("key %q: %q is not an absolute path", key, path)
 		}
-		conf.LogLevel = *raw.LogLevel
 	}
-	if raw.LogFormat != nil {
-		if *raw.LogFormat != "text" && *raw.LogFormat != "json" {
-			return fmt.Errorf("key \"log-format\": %q is not text or json", *raw.LogFormat)
+	if !logLevels[c.LogLevel] {
+		return fmt.Errorf("key \"log-level\": %q is not one of panic, fatal, error, warn, info, debug, trace", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("key \"log-format\": %q is not text or json", c.LogFormat)
+	}
+	if c.LogMaxSize < 0 || c.LogMaxBackups < 0 {
+		return fmt.Errorf("keys \"log-max-size\", \"log-max-backups\": negative")
+	}
+	if !chainingModes[c.ChainingMode] {
+		return fmt.Errorf("key \"chaining-mode\": %q is not one of generic-veth, aws-cni, azure, flannel (all the generic-veth chainer)", c.ChainingMode)
+	}
+	for key, d := range map[string]Duration{"add-timeout": c.AddTimeout, "del-timeout": c.DelTimeout, "check-timeout": c.CheckTimeout, "gc-timeout": c.GCTimeout} {
+		if d.Duration <= 0 || d.Duration > maxTimeout {
+			return fmt.Errorf("key %q: %s is not a duration between 0 and %s (e.g. \"30s\")", key, d.Duration, maxTimeout)
 		}
-		conf.LogFormat = *raw.LogFormat
 	}
-	if raw.ChainingMode != nil && *raw.ChainingMode != "generic-veth" {
-		return fmt.Errorf("key \"chaining-mode\": %q is not supported (only generic-veth)", *raw.ChainingMode)
+	if !labelSourceRE.MatchString(c.LabelSource) || c.LabelSource == "reserved" {
+		return fmt.Errorf("key \"label-source\": %q is not a valid label source", c.LabelSource)
 	}
-	if raw.MTU != nil && *raw.MTU < 0 {
-		return fmt.Errorf("key \"mtu\": %d is negative", *raw.MTU)
-	}
-	if raw.EnableRouteMTU != nil {
-		conf.EnableRouteMTU = *raw.EnableRouteMTU
-	}
-
-	if raw.LabelSource != nil {
-		if !labelSourceRE.MatchString(*raw.LabelSource) {
-			return fmt.Errorf("key \"label-source\": %q is not a valid label source", *raw.LabelSource)
-		}
-		conf.LabelSource = *raw.LabelSource
-	}
-	for _, l := range raw.Labels {
-		if _, err := parseLabel(l, conf.LabelSource); err != nil {
+	for _, l := range c.Labels {
+		if _, err := parseLabel(l, c.LabelSource); err != nil {
 			return fmt.Errorf("key \"labels\": %w", err)
 		}
 	}
-	conf.Labels = raw.Labels
-	for arg, key := range raw.ArgsLabels {
+	for arg, key := range c.ArgsLabels {
 		if arg == "" || !validArgKey(arg) {
 			return fmt.Errorf("key \"args-labels\": %q is not a valid CNI_ARGS name", arg)
 		}
-		if _, err := parseLabel(key+"=x", conf.LabelSource); err != nil {
+		if _, err := parseLabel(key+"=x", c.LabelSource); err != nil {
 			return fmt.Errorf("key \"args-labels\": %q: %w", arg, err)
 		}
 	}
-	conf.ArgsLabels = raw.ArgsLabels
-
-	for _, t := range []struct {
-		key string
-		src *string
-		dst *time.Duration
-		def time.Duration
-	}{
-		{"add-timeout", raw.AddTimeout, &conf.AddTimeout, DefaultAddTimeout},
-		{"del-timeout", raw.DelTimeout, &conf.DelTimeout, DefaultDelTimeout},
-		{"check-timeout", raw.CheckTimeout, &conf.CheckTimeout, DefaultCheckTimeout},
-	} {
-		*t.dst = t.def
-		if t.src == nil {
-			continue
+	for _, k := range c.LabelArgs {
+		if k != "*" && checkLabelPart("key", k, true) != nil {
+			return fmt.Errorf("key \"label-args\": %q is not a label key or \"*\"", k)
 		}
-		d, err := time.ParseDuration(*t.src)
-		if err != nil || d <= 0 || d > maxTimeout {
-			return fmt.Errorf("key %q: %q is not a duration between 0 and %s (e.g. \"30s\")", t.key, *t.src, maxTimeout)
-		}
-		*t.dst = d
 	}
-	conf.ValidAttachments = raw.ValidAttachments
+	for key, arg := range map[string]string{"args-pod-name": c.ArgsPodName, "args-pod-namespace": c.ArgsNamespace} {
+		if arg != "" && !validArgKey(arg) {
+			return fmt.Errorf("key %q: %q is not a valid CNI_ARGS name", key, arg)
+		}
+	}
 	return nil
 }
 
-// checkSocketPath rejects a path that exists but is not a unix socket: no amount of retrying helps.
-// A missing socket is fine here: the agent may be starting.
-func checkSocketPath(path string) error {
+// checkSocket rejects a socket path that exists but is not a unix socket (a directory a hostPath
+// mount created in its place): ADD cannot succeed until an operator fixes it. A missing socket is
+// fine: the agent may be starting. DEL does not call this: it queues instead.
+func checkSocket(path string) error {
 	fi, err := os.Stat(path)
-	if err != nil {
+	if err != nil || fi.Mode()&os.ModeSocket != 0 {
 		return nil
 	}
-	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("key \"socket-path\": %q is not a unix socket", path)
-	}
-	return nil
+	return fmt.Errorf("%w: key \"socket-path\": %q exists and is not a unix socket (a %s)", ErrInvalidConfig, path, fi.Mode().Type())
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
 )
 
 // register puts an endpoint for (cid, eth0) into the fake and records it, as a successful ADD would.
@@ -86,17 +88,71 @@ func TestDelQueuesWhenAgentDownThenAgentDrains(t *testing.T) {
 	}
 }
 
-func TestDelQueuesOnServerError(t *testing.T) {
+func TestDelLiveAgentFailureFailsWithoutQueueing(t *testing.T) {
+	// A running agent never reads a queue entry written now: its error or slowness must fail DEL
+	// (retried by the runtime), and the record and the endpoint stay until a later DEL succeeds.
+	cases := []struct {
+		name  string
+		fault func(a *fakeagent.Agent)
+	}{
+		{"500 throughout", func(a *fakeagent.Agent) { a.Inject(fakeFault("DELETE", 500, 1000)) }},
+		{"429 throughout", func(a *fakeagent.Agent) { a.Inject(fakeFault("DELETE", 429, 1000)) }},
+		{"slower than del-timeout", func(a *fakeagent.Agent) { a.SetDelay(2 * time.Second) }},
+		{"connection reset throughout", func(a *fakeagent.Agent) {
+			a.Inject(fakeagent.Fault{Method: "DELETE", Reset: true, Count: 1000})
+		}},
+	}
+	for _, v := range cniVersions {
+		for _, tc := range cases {
+			t.Run(v+"/"+tc.name, func(t *testing.T) {
+				env := newTestEnv(t)
+				c := env.call(env.conf(v, nil), "cid1", "", "eth0", "")
+				env.register(c)
+				tc.fault(env.agent)
+				start := time.Now()
+				wantKind(t, c.Del(context.Background()), ErrDeleteFailed, "cni-attachment-id:cid1:eth0")
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("DEL took %v with a 500ms del-timeout", d)
+				}
+				if q := env.queueFiles(); len(q) != 0 {
+					t.Fatalf("queued while the agent runs: %v", q)
+				}
+				if recs, _ := c.store.list(); len(recs) != 1 {
+					t.Fatal("the record must stay until the deletion is confirmed")
+				}
+				env.agent.ClearFaults()
+				wantKind(t, c.Del(context.Background()), nil, "")
+				if len(env.agent.Endpoints()) != 0 || len(env.queueFiles()) != 0 {
+					t.Fatalf("retried DEL: %d endpoints, queue %v", len(env.agent.Endpoints()), env.queueFiles())
+				}
+			})
+		}
+	}
+}
+
+func TestDelRetriesLiveAgentErrorWithinBudget(t *testing.T) {
+	for _, status := range []int{500, 429, 502} {
+		t.Run(itoa(status), func(t *testing.T) {
+			env := newTestEnv(t)
+			c := env.call(env.conf("1.0.0", nil), "cid1", "", "eth0", "")
+			env.register(c)
+			env.agent.Inject(fakeFault("DELETE", status, 2))
+			wantKind(t, c.Del(context.Background()), nil, "")
+			if len(env.agent.Endpoints()) != 0 || len(env.queueFiles()) != 0 {
+				t.Fatalf("%d endpoints, queue %v", len(env.agent.Endpoints()), env.queueFiles())
+			}
+		})
+	}
+}
+
+func TestDelQueuesWhenAgentStartingAnswers503(t *testing.T) {
 	env := newTestEnv(t)
 	c := env.call(env.conf("1.0.0", nil), "cid1", "", "eth0", "")
 	env.register(c)
-	env.agent.Inject(fakeFault("DELETE", 500, 1))
+	env.agent.Inject(fakeFault("DELETE", 503, 1000)) // restoring: answers, cannot act yet
 	wantKind(t, c.Del(context.Background()), nil, "")
 	if len(env.queueFiles()) != 1 {
-		t.Fatal("a 500 on DELETE must leave the deletion queued")
-	}
-	if recs, _ := c.store.list(); len(recs) != 1 {
-		t.Fatal("the record must stay until the deletion is confirmed")
+		t.Fatalf("a starting agent's 503 must queue: %v", env.queueFiles())
 	}
 }
 
@@ -174,5 +230,41 @@ func TestDelRetriesLiveAgentBeforeQueueing(t *testing.T) {
 	wantKind(t, c.Del(context.Background()), nil, "")
 	if len(env.agent.Endpoints()) != 0 || len(env.queueFiles()) != 0 {
 		t.Fatalf("a live agent's 503 is retried, not queued: %d endpoints, queue %v", len(env.agent.Endpoints()), env.queueFiles())
+	}
+}
+
+func TestDelSocketPathNotASocketQueues(t *testing.T) {
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			env := newTestEnv(t)
+			dir := filepath.Join(env.dir, "sock-dir")
+			_ = os.Mkdir(dir, 0o755)
+			c := env.call(env.conf(v, map[string]any{"socket-path": dir}), "cid1", "", "eth0", "")
+			wantKind(t, c.Del(context.Background()), nil, "")
+			if len(env.queueFiles()) != 1 {
+				t.Fatalf("queue: %v", env.queueFiles())
+			}
+		})
+	}
+}
+
+func TestDelQueueIgnoresAndCleansTempFilesOfKilledWriters(t *testing.T) {
+	env := newTestEnv(t)
+	qdir := filepath.Join(env.dir, "deleteQueue")
+	_ = os.MkdirAll(qdir, 0o755)
+	// More temp files than the queue bound, as killed DELs leave them, and one of a live writer.
+	old := time.Now().Add(-time.Hour)
+	for i := range maxQueueEntries + 1 {
+		f := filepath.Join(qdir, ".tmp-x.delete-"+itoa(i))
+		_ = os.WriteFile(f, []byte("cni-attachment-id:x:eth0"), 0o644)
+		_ = os.Chtimes(f, old, old)
+	}
+	young := filepath.Join(qdir, ".tmp-y.delete-live")
+	_ = os.WriteFile(young, nil, 0o644)
+	env.agent.Down()
+	wantKind(t, env.call(env.conf("1.0.0", nil), "cid1", "", "eth0", "").Del(context.Background()), nil, "")
+	left, _ := filepath.Glob(filepath.Join(qdir, ".tmp-*"))
+	if len(env.queueFiles()) != 1 || len(left) != 1 || left[0] != young {
+		t.Fatalf("queue %v, temp files left %d (want only the live writer's)", env.queueFiles(), len(left))
 	}
 }

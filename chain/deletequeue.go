@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,14 +65,40 @@ func (q deletionQueue) enqueueLocked(endpointID string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listing deletion queue: %w", err)
 	}
-	if len(entries) > maxQueueEntries {
-		return "", fmt.Errorf("deletion queue %s holds %d entries, more than %d", q.dir, len(entries), maxQueueEntries)
+	queued := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), queueSuffix) {
+			queued++
+		}
+	}
+	removeStaleTemps(q.dir, entries)
+	if queued > maxQueueEntries {
+		return "", fmt.Errorf("deletion queue %s holds %d entries, more than %d", q.dir, queued, maxQueueEntries)
 	}
 	path := filepath.Join(q.dir, fmt.Sprintf("%x%s", sha256.Sum256([]byte(endpointID)), queueSuffix))
 	if err := writeFileAtomic(path, []byte(endpointID), 0o644); err != nil {
 		return "", fmt.Errorf("writing deletion queue entry: %w", err)
 	}
 	return path, nil
+}
+
+// tempPrefix marks writeFileReplace's temp files; the agent reads only *.delete, GC only records.
+const tempPrefix = ".tmp-"
+
+// staleTempAge: a temp file this old belongs to a writer that was killed (kill -9, OOM) between
+// create and rename; a live writer renames within milliseconds.
+const staleTempAge = time.Minute
+
+// removeStaleTemps deletes temp files of killed writers among entries of dir. Best effort.
+func removeStaleTemps(dir string, entries []os.DirEntry) {
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // writeFileAtomic writes data to a hidden temp file beside path, syncs it and renames it into place.
@@ -83,27 +110,25 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // content (the old file stays), but a reader never sees a partial file. An fsync costs 0.5 ms on an
 // idle disk and several under load, per call.
 func writeFileReplace(path string, data []byte, mode os.FileMode, sync bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	err = tmp.Chmod(mode)
+	if _, werr := tmp.Write(data); err == nil {
+		err = werr
 	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
+	if sync && err == nil {
+		err = tmp.Sync()
 	}
-	if sync {
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
-			return err
-		}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
 	}
-	return os.Rename(tmp.Name(), path)
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }

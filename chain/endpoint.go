@@ -1,8 +1,18 @@
 package chain
 
 import (
+	"path/filepath"
+
 	"github.com/cilium/cilium/api/v1/models"
 )
+
+// agentNetnsDir is where the agent's container sees the host's /var/run/netns (upstream's
+// defaults.NetNsPath; cilium-cni sends <dir>/<base of CNI_NETNS>).
+const agentNetnsDir = "/var/run/cilium/netns"
+
+// primaryIfName is the pod's main interface; any other attachment (Multus' net1…) is secondary, which
+// tells the agent to keep its CiliumEndpoint and pod-level settings apart from the primary one.
+const primaryIfName = "eth0"
 
 // endpointID is how the agent addresses an endpoint by its CNI attachment.
 func endpointID(containerID, ifname string) string {
@@ -18,7 +28,8 @@ func endpointRequest(c *Call, att *attachment, pair *vethPair, labels models.Lab
 		Addressing:             &models.AddressPair{IPv4: v4, IPv6: v6},
 		ContainerID:            c.ContainerID,
 		ContainerInterfaceName: pair.PodName,
-		ContainerNetnsPath:     c.Netns,
+		ContainerNetnsPath:     filepath.Join(agentNetnsDir, filepath.Base(c.Netns)),
+		IsSecondaryInterface:   c.IfName != primaryIfName,
 		State:                  models.EndpointStateWaitingDashForDashIdentity.Pointer(),
 		HostMac:                pair.HostMAC,
 		InterfaceIndex:         int64(pair.HostIndex),

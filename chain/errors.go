@@ -25,8 +25,11 @@ var (
 	ErrInterfaceMismatch = errors.New("interface does not match prevResult")
 	// ErrPeerNotFound: the pod interface is not a veth, or its host-side peer cannot be found.
 	ErrPeerNotFound = errors.New("host veth peer not found")
-	// ErrDeleteFailed: DEL could neither delete the endpoint nor queue its deletion.
+	// ErrDeleteFailed: DEL did not delete the endpoint: a live agent failed or was slow, or the agent
+	// was unreachable and the deletion could not be queued. Retryable: the runtime retries DEL.
 	ErrDeleteFailed = errors.New("endpoint deletion failed")
+	// ErrStateDir: the state dir cannot be written (full, read-only): a node fault, not a config error.
+	ErrStateDir = errors.New("state dir not writable")
 	// ErrNotReady: STATUS found the agent absent or unhealthy.
 	ErrNotReady = errors.New("cilium agent not ready")
 )

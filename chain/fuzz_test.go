@@ -33,7 +33,7 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 			return
 		}
-		if conf.AddTimeout <= 0 || conf.DelTimeout <= 0 || conf.SocketPath == "" {
+		if conf.AddTimeout.Duration <= 0 || conf.DelTimeout.Duration <= 0 || conf.SocketPath == "" {
 			t.Fatalf("accepted config with unusable values: %+v", conf)
 		}
 	})
@@ -88,7 +88,7 @@ func FuzzCNIArgsLabels(f *testing.F) {
 			}
 			return
 		}
-		labels, err := endpointLabels(conf, args)
+		labels, _, err := endpointLabels(conf, args)
 		if err != nil {
 			if !hasKind(err) {
 				t.Fatalf("rejection without a kind: %v", err)

@@ -11,7 +11,7 @@ import (
 // cni.dev/valid-attachments. Endpoints it did not register (no record) are never touched, nor are
 // attachments whose ADD may still be running.
 func (c *Call) GC(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.AddTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.GCTimeout.Duration)
 	defer cancel()
 	valid := map[string]bool{}
 	for _, a := range c.Conf.ValidAttachments {
@@ -26,7 +26,7 @@ func (c *Call) GC(ctx context.Context) error {
 	collected := 0
 	for _, r := range recs {
 		name := recordName(r.ContainerID, r.IfName)
-		if valid[name] || (r.State == stateAdding && time.Since(r.Updated) < c.Conf.AddTimeout) {
+		if valid[name] || (r.State == stateAdding && time.Since(r.Updated) < c.Conf.AddTimeout.Duration) {
 			continue
 		}
 		if err := c.agent.DeleteEndpoint(ctx, endpointID(r.ContainerID, r.IfName)); err != nil {

@@ -2,6 +2,8 @@ package chain
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -56,5 +58,36 @@ func TestGCAgentUnavailable(t *testing.T) {
 	wantKind(t, c.GC(context.Background()), ErrAgentUnavailable, "")
 	if recs, _ := c.store.list(); len(recs) != 1 {
 		t.Fatal("a record whose endpoint was not deleted must stay")
+	}
+}
+
+func TestGCBoundedByItsOwnTimeout(t *testing.T) {
+	// CRI-O runs GC exclusively: a slow agent must not hold it for add-timeout (60s by default).
+	env := newTestEnv(t)
+	env.register(env.call(env.conf("1.1.0", nil), "stale", "", "eth0", ""))
+	env.agent.SetDelay(5 * time.Second)
+	c := env.call(env.conf("1.1.0", map[string]any{"add-timeout": "60s", "gc-timeout": "300ms"}), "", "", "", "")
+	start := time.Now()
+	wantKind(t, c.GC(context.Background()), ErrAgentUnavailable, "")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("GC took %v with gc-timeout 300ms", d)
+	}
+}
+
+func TestGCCollectsDotIfnameAndCleansTempFiles(t *testing.T) {
+	env := newTestEnv(t)
+	env.register(env.call(env.conf("1.1.0", nil), "stale", "", ".hidden", ""))
+	netDir := filepath.Join(env.dir, "state", "testnet")
+	tmp := filepath.Join(netDir, ".tmp-stale:eth0-123")
+	_ = os.WriteFile(tmp, []byte("{"), 0o600)
+	old := time.Now().Add(-time.Hour)
+	_ = os.Chtimes(tmp, old, old)
+	c := env.call(env.conf("1.1.0", nil), "", "", "", "")
+	wantKind(t, c.GC(context.Background()), nil, "")
+	if len(env.agent.Endpoints()) != 0 {
+		t.Fatal("the record of ifname .hidden was not collected")
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Fatalf("temp file of a killed writer left: %v", err)
 	}
 }

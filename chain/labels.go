@@ -57,16 +57,36 @@ func checkLabelPart(what, s string, required bool) error {
 	return nil
 }
 
-// endpointLabels merges, in increasing precedence, the conflist labels, args-labels and CILIUM_LABEL_*
-// pairs. A later source overrides an earlier one for the same source:key. Sorted, for stable identities.
-func endpointLabels(conf *Config, args *podArgs) (models.Labels, error) {
+// endpointLabels merges, in increasing precedence, CILIUM_LABEL_<key> pairs whose key the operator
+// allowed (label-args), args-labels (CNI_ARGS the operator mapped to label keys) and the conflist's
+// labels: for the same source:key the operator's word wins over the workload's. Whoever sets CNI_ARGS
+// (a Nomad job, a Multus cni-args annotation) may be the workload itself, so CILIUM_LABEL_ pairs never
+// choose a source and never yield reserved: or k8s: labels. It returns the labels sorted (for stable
+// identities) and the CILIUM_LABEL_ pairs it dropped, for the log.
+func endpointLabels(conf *Config, args *podArgs) (models.Labels, []string, error) {
 	byKey := map[string]label{}
 	add := func(l label) { byKey[l.Source+":"+l.Key] = l }
+	var dropped []string
 
-	for _, s := range conf.Labels {
-		l, err := parseLabel(s, conf.LabelSource)
+	for _, arg := range sortedKeys(args.All) {
+		key, ok := strings.CutPrefix(arg, LabelArgPrefix)
+		if !ok {
+			continue
+		}
+		if !labelArgAllowed(conf, key) {
+			dropped = append(dropped, arg)
+			continue
+		}
+		l := label{Source: conf.LabelSource, Key: key, Value: args.All[arg]}
+		err := checkLabelPart("key", l.Key, true)
+		if err == nil && strings.Contains(l.Key, ":") {
+			err = fmt.Errorf("key %q contains \":\" (a source cannot be set through CNI_ARGS)", l.Key)
+		}
+		if err == nil {
+			err = checkLabelPart("value", l.Value, false)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: key \"labels\": %w", ErrInvalidConfig, err)
+			return nil, nil, fmt.Errorf("%w: CNI_ARGS %s: %w", ErrInvalidEnv, arg, err)
 		}
 		add(l)
 	}
@@ -77,26 +97,14 @@ func endpointLabels(conf *Config, args *podArgs) (models.Labels, error) {
 		}
 		l, err := parseLabel(conf.ArgsLabels[arg]+"="+v, conf.LabelSource)
 		if err != nil {
-			return nil, fmt.Errorf("%w: CNI_ARGS %s: %w", ErrInvalidEnv, arg, err)
+			return nil, nil, fmt.Errorf("%w: CNI_ARGS %s: %w", ErrInvalidEnv, arg, err)
 		}
 		add(l)
 	}
-	for _, arg := range sortedKeys(args.All) {
-		key, ok := strings.CutPrefix(arg, LabelArgPrefix)
-		if !ok {
-			continue
-		}
-		// The source is always label-source: whoever sets CNI_ARGS names keys, not sources.
-		l := label{Source: conf.LabelSource, Key: key, Value: args.All[arg]}
-		err := checkLabelPart("key", l.Key, true)
-		if err == nil && strings.Contains(l.Key, ":") {
-			err = fmt.Errorf("key %q contains \":\" (a source cannot be set through CNI_ARGS)", l.Key)
-		}
-		if err == nil {
-			err = checkLabelPart("value", l.Value, false)
-		}
+	for _, s := range conf.Labels {
+		l, err := parseLabel(s, conf.LabelSource)
 		if err != nil {
-			return nil, fmt.Errorf("%w: CNI_ARGS %s: %w", ErrInvalidEnv, arg, err)
+			return nil, nil, fmt.Errorf("%w: key \"labels\": %w", ErrInvalidConfig, err)
 		}
 		add(l)
 	}
@@ -106,7 +114,31 @@ func endpointLabels(conf *Config, args *podArgs) (models.Labels, error) {
 		out = append(out, l.String())
 	}
 	sort.Strings(out)
-	return out, nil
+	return out, dropped, nil
+}
+
+// podLabels is endpointLabels for this call, logging the CILIUM_LABEL_ pairs it dropped.
+func (c *Call) podLabels() (models.Labels, error) {
+	labels, dropped, err := endpointLabels(c.Conf, c.Args)
+	if len(dropped) > 0 {
+		c.Log.WithField("args", dropped).Warn("ignoring CILIUM_LABEL_ CNI_ARGS the conflist's label-args does not allow")
+	}
+	return labels, err
+}
+
+// labelArgAllowed: label-args lists the keys CILIUM_LABEL_ may set ("*": any). Never under the
+// k8s source: those labels are what Kubernetes policies select on, and only the operator (through
+// args-labels or labels) may set them.
+func labelArgAllowed(conf *Config, key string) bool {
+	if conf.LabelSource == "k8s" {
+		return false
+	}
+	for _, k := range conf.LabelArgs {
+		if k == "*" || k == key {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -156,3 +156,38 @@ func addInNode(n *node, c *Call) (*current.Result, error) {
 	})
 	return res, err
 }
+
+func TestAddPeerIndexCollisionInAnotherNetns(t *testing.T) {
+	// Pod A's host veth moves to another netns; in the node, a different pod B's host veth takes the
+	// same ifindex, and B's eth0 has the same ifindex as A's (every fresh netns numbers from 1). The
+	// index pair matches both ways; only IFLA_LINK_NETNSID tells them apart.
+	env, n, a := podEnv(t)
+	other, b := n.newPod(), n.newPod()
+	host := n.hostLink(a.hostVeth["eth0"])
+	hostIndex := host.Attrs().Index
+	if err := n.run(func() error { return netlink.LinkSetNsFd(host, int(other.ns.Fd())) }); err != nil {
+		t.Fatal(err)
+	}
+	err := n.run(func() error {
+		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "vethcollide", Index: hostIndex},
+			PeerName: "eth0", PeerNamespace: netlink.NsFd(int(b.ns.Fd()))})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aIndex, bIndex int
+	_ = a.ns.Do(func(ns.NetNS) error { l, _ := netlinksafe.LinkByName("eth0"); aIndex = l.Attrs().Index; return nil })
+	_ = b.ns.Do(func(ns.NetNS) error { l, _ := netlinksafe.LinkByName("eth0"); bIndex = l.Attrs().Index; return nil })
+	if aIndex != bIndex {
+		t.Fatalf("setup: pod ifindexes %d and %d differ; the collision needs them equal", aIndex, bIndex)
+	}
+	// prevResult without host interfaces (ptp-style plugins may list none): no name to cross-check.
+	prev := a.prevResult("1.0.0")
+	prev["interfaces"] = prev["interfaces"].([]any)[1:]
+	prev["ips"].([]any)[0].(map[string]any)["interface"] = 0
+	_, err = addInNode(n, env.call(env.conf("1.0.0", map[string]any{"prevResult": prev}), "collide", a.ns.Path(), "eth0", ""))
+	wantKind(t, err, ErrPeerNotFound, "another netns")
+	if len(env.agent.Requests()) != 0 {
+		t.Fatal("registered another pod's host veth")
+	}
+}

@@ -1,10 +1,12 @@
 package chain
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/types/create"
 	"github.com/containernetworking/cni/pkg/version"
 )
 
@@ -21,13 +23,24 @@ type attachment struct {
 
 // prevResult parses the conf's prevResult into the current result type, whatever its version.
 func prevResult(conf *Config) (*current.Result, error) {
-	if conf.RawPrevResult == nil {
+	raw := conf.PrevResultJSON
+	if len(raw) == 0 || string(raw) == "null" {
 		return nil, fmt.Errorf("%w: no prevResult: cilium-chain is a chained plugin and must follow a plugin that creates the pod's veth", ErrInvalidConfig)
 	}
-	if err := version.ParsePrevResult(&conf.NetConf); err != nil {
-		return nil, fmt.Errorf("%w: key \"prevResult\": %w", ErrInvalidConfig, err)
+	prev, err := create.Create(conf.CNIVersion, raw)
+	if err != nil {
+		// libcni's own path, for what it accepts beyond that (a 0.3.x prevResult without cniVersion
+		// gets the conf's) and for its error message.
+		netConf := conf.NetConf
+		if err := json.Unmarshal(raw, &netConf.RawPrevResult); err != nil {
+			return nil, fmt.Errorf("%w: key \"prevResult\": %w", ErrInvalidConfig, err)
+		}
+		if err := version.ParsePrevResult(&netConf); err != nil {
+			return nil, fmt.Errorf("%w: key \"prevResult\": %w", ErrInvalidConfig, err)
+		}
+		prev = netConf.PrevResult
 	}
-	res, err := current.NewResultFromResult(conf.PrevResult)
+	res, err := current.NewResultFromResult(prev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: key \"prevResult\": %w", ErrInvalidConfig, err)
 	}

@@ -97,3 +97,20 @@ func TestPrevResultRejects(t *testing.T) {
 		})
 	}
 }
+
+// A 0.3.x/0.4.0 prevResult may omit cniVersion; libcni's rule gives it the conf's.
+func TestPrevResultWithoutVersionTakesTheConfs(t *testing.T) {
+	for _, v := range []string{"0.3.1", "0.4.0"} {
+		t.Run(v, func(t *testing.T) {
+			prev := map[string]any{
+				"interfaces": []any{map[string]any{"name": "eth0", "sandbox": "/ns"}},
+				"ips":        []any{map[string]any{"version": "4", "address": "10.1.0.2/24", "interface": 0}},
+			}
+			res, err := prevResult(loadWithPrev(t, v, prev))
+			wantKind(t, err, nil, "")
+			if _, err := podAttachment(res, "eth0"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

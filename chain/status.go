@@ -9,7 +9,7 @@ import (
 
 // Status reports whether the agent can take ADDs: it answers /healthz and is not failing.
 func (c *Call) Status(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.Conf.CheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.Conf.CheckTimeout.Duration)
 	defer cancel()
 	resp, err := c.agent.Healthz(ctx)
 	if err != nil {

@@ -54,14 +54,14 @@ func (s attachmentStore) update(r record) error { return s.write(r, false) }
 
 func (s attachmentStore) write(r record, durable bool) error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("%w: key \"state-dir\": %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: key \"state-dir\": %w", ErrStateDir, err)
 	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	if err := writeFileReplace(filepath.Join(s.dir, recordName(r.ContainerID, r.IfName)), data, 0o600, durable); err != nil {
-		return fmt.Errorf("%w: key \"state-dir\": recording attachment: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: key \"state-dir\": recording attachment: %w", ErrStateDir, err)
 	}
 	return nil
 }
@@ -74,7 +74,8 @@ func (s attachmentStore) remove(containerID, ifname string) error {
 	return err
 }
 
-// list returns every readable record; unreadable ones are reported, not fatal.
+// list returns every readable record; unreadable ones are reported, not fatal. Temp files of killed
+// writers are removed on the way.
 func (s attachmentStore) list() ([]record, []error) {
 	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -83,10 +84,11 @@ func (s attachmentStore) list() ([]record, []error) {
 	if err != nil {
 		return nil, []error{err}
 	}
+	removeStaleTemps(s.dir, entries)
 	var recs []record
 	var errs []error
 	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
 		}
 		r, err := readRecord(filepath.Join(s.dir, e.Name()))

@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 
-	"github.com/containernetworking/plugins/pkg/netlinksafe"
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 )
 
@@ -25,42 +23,31 @@ type vethPair struct {
 
 // discoverVeth finds ifname in the pod netns and its peer in the netns this plugin runs in, then
 // cross-checks both against prevResult.
-func discoverVeth(netnsPath, ifname string, att *attachment) (*vethPair, error) {
-	if netnsPath == "" {
-		return nil, fmt.Errorf("%w: CNI_NETNS is empty", ErrInvalidEnv)
-	}
-	podNS, err := ns.GetNS(netnsPath)
+func discoverVeth(pod *podNetns, ifname string, att *attachment) (*vethPair, error) {
+	link, err := pod.nl.LinkByName(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("%w: CNI_NETNS %q: %w", ErrInvalidEnv, netnsPath, err)
+		return nil, fmt.Errorf("%w: interface %q in netns %s: %w", ErrInterfaceMismatch, ifname, pod.path, err)
 	}
-	defer podNS.Close()
-
-	pair := &vethPair{}
-	var peerIndex int
-	err = podNS.Do(func(ns.NetNS) error {
-		link, err := netlinksafe.LinkByName(ifname)
-		if err != nil {
-			return fmt.Errorf("%w: interface %q in netns %s: %w", ErrInterfaceMismatch, ifname, netnsPath, err)
-		}
-		veth, ok := link.(*netlink.Veth)
-		if !ok {
-			return fmt.Errorf("%w: interface %q is a %s, not a veth", ErrPeerNotFound, ifname, link.Type())
-		}
-		if peerIndex, err = vethPeerIndex(veth); err != nil {
-			return fmt.Errorf("%w: peer index of %q: %w", ErrPeerNotFound, ifname, err)
-		}
-		addrs, err := netlinksafe.AddrList(link, netlink.FAMILY_ALL)
-		if err != nil {
-			return fmt.Errorf("listing addresses of %q: %w", ifname, err)
-		}
-		pair.PodName, pair.PodIndex, pair.PodMAC = ifname, link.Attrs().Index, link.Attrs().HardwareAddr.String()
-		for _, a := range addrs {
-			pair.PodAddrs = append(pair.PodAddrs, *a.IPNet)
-		}
-		return nil
-	})
+	veth, ok := link.(*netlink.Veth)
+	if !ok {
+		return nil, fmt.Errorf("%w: interface %q is a %s, not a veth", ErrPeerNotFound, ifname, link.Type())
+	}
+	peerIndex, err := vethPeerIndex(veth)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: peer index of %q: %w", ErrPeerNotFound, ifname, err)
+	}
+	// Interface indexes repeat across netns: the index is only meaningful in the netns the peer
+	// lives in, which IFLA_LINK_NETNSID names (as an id local to the pod netns).
+	if peerNS := link.Attrs().NetNsID; peerNS < 0 || peerNS != pod.hereID {
+		return nil, fmt.Errorf("%w: the peer of %q is in another netns (link netns id %d, this netns is %d)", ErrPeerNotFound, ifname, peerNS, pod.hereID)
+	}
+	addrs, err := pod.addrList(link)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses of %q: %w", ifname, err)
+	}
+	pair := &vethPair{PodName: ifname, PodIndex: link.Attrs().Index, PodMAC: link.Attrs().HardwareAddr.String()}
+	for _, a := range addrs {
+		pair.PodAddrs = append(pair.PodAddrs, *a.IPNet)
 	}
 
 	// A by-index lookup is not a dump, so it cannot be interrupted: plain netlink is safe here.

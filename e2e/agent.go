@@ -29,6 +29,7 @@ type agent struct {
 	apiUps   []time.Duration // start → API answering, per start
 	startups []time.Duration // start → state Ok and host endpoint ready, per start
 	hubble   string          // Hubble's observer socket if on (the demo, see hubble.go); empty: off
+	extra    []string        // flags added for the next start (e.g. the route-MTU step's)
 }
 
 // newAgent prepares the agent's directories and private bpffs; start runs it.
@@ -67,7 +68,7 @@ func (a *agent) path(elem ...string) string {
 // args are the shared flags (peer.AgentArgs, Hubble on if the demo asks) plus the policy directory
 // the tests drop CNPs into.
 func (a *agent) args() []string {
-	return append(withHubble(peer.AgentArgs(a.dir, a.sock), a.hubble), "--static-cnp-path="+a.cnpDir)
+	return append(append(withHubble(peer.AgentArgs(a.dir, a.sock), a.hubble), "--static-cnp-path="+a.cnpDir), a.extra...)
 }
 
 // start runs the agent and waits until it is fully up: API answering with state Ok, and the host

@@ -66,6 +66,8 @@ func (c confSet) chain() map[string]any {
 		// send these labels.
 		"args-labels": map[string]string{"K8S_POD_NAMESPACE": "k8s:io.kubernetes.pod.namespace"},
 		"labels":      []string{"k8s:io.cilium.k8s.policy.cluster=" + clusterName},
+		// The test pods' CILIUM_LABEL_ pairs are opt-in, like on a real node.
+		"label-args": []string{"*"},
 	}
 }
 
@@ -77,6 +79,9 @@ func (c confSet) upstreamChain() map[string]any {
 		"chaining-mode": "generic-veth",
 		"enable-debug":  true,
 		"log-file":      filepath.Join(c.dir, "cilium-chain-upstream.log"),
+		// The one project key: CILIUM_LABEL_ labels are opt-in (upstream has none, so the endpoint
+		// would stay reserved:init without them).
+		"label-args": []string{"*"},
 	}
 }
 

@@ -49,7 +49,8 @@ func newDoctorNode(t *testing.T, e *env) *doctorNode {
 			t.Fatal(err)
 		}
 	}
-	extra, _ := json.Marshal(map[string]any{"state-dir": e.conf.stateDir()})
+	// The pods' CILIUM_LABEL_ pairs are opt-in (label-args).
+	extra, _ := json.Marshal(map[string]any{"state-dir": e.conf.stateDir(), "label-args": []string{"*"}})
 	d.installer = startProc(t, "cilium-chain-install", d.installerLogPath, nil, e.node.exec(
 		filepath.Join(e.tl.repo, "bin", "cilium-chain-install"),
 		"--conf-dir="+d.confDir, "--bin-dir="+d.binDir, "--binary-source="+e.tl.pluginBin,

@@ -13,8 +13,11 @@ type suite struct {
 	*env
 	tm timings
 	// a and b are app=test, c is app=other (the seed scenario); d is DELeted while the agent is down
-	// and q, the control, is not; e and f are CHECKed, g is GCed, h uses upstream's entry shape.
+	// and q, the control, is not; e and f are CHECKed, g is GCed, h uses upstream's entry shape; i's
+	// DEL meets a failing live agent, m has two interfaces, j and k are for the route MTU without and
+	// with the agent flag.
 	a, b, c, d, e, f, g, h, q *pod
+	i, m, j, k                *pod
 }
 
 // TestAgent is issue 3, end to end against the real cilium-agent.
@@ -28,6 +31,7 @@ func TestAgent(t *testing.T) {
 	s.a, s.b, s.c = newPod(t, "a", test), newPod(t, "b", test), newPod(t, "c", other)
 	s.d, s.e, s.f = newPod(t, "d", other), newPod(t, "e", other), newPod(t, "f", other)
 	s.g, s.h, s.q = newPod(t, "g", other), newPod(t, "h", test), newPod(t, "q", other)
+	s.i, s.m, s.j, s.k = newPod(t, "i", other), newPod(t, "m", other), newPod(t, "j", other), newPod(t, "k", other)
 
 	steps := []struct {
 		name     string
@@ -44,6 +48,9 @@ func TestAgent(t *testing.T) {
 		{"6c_gc_valid_attachments", s.stepGC, false},
 		{"7_upstream_entry", s.stepUpstream, false},
 		{"8_cnitool_gc_all", s.stepCnitoolGC, false},
+		{"9_del_live_agent_500", s.stepDelLiveAgent500, false},
+		{"10_multus_two_endpoints", s.stepMultus, false},
+		{"11_route_mtu_agent_flag", s.stepRouteMTU, false}, // last: restarts the agent with the flag
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) && st.required {

@@ -15,7 +15,7 @@ import (
 
 // upstreamStateDir is the plugin's default state dir, used by the upstream-shaped entry (it has no
 // state-dir key); the step removes what it adds there.
-const upstreamStateDir = chain.DefaultStateDir
+var upstreamStateDir = chain.DefaultStateDir
 
 // stepUpstream — assertion 7: the ADD/DEL flow with upstream's conflist entry shape
 // ({"type":"cilium-chain","chaining-mode":"generic-veth",...}, no project keys; the socket comes from

@@ -19,15 +19,19 @@ const (
 	CodePeerNotFound      uint = 103 // the pod interface is not a veth or its host peer is missing
 	CodeAgentFailed       uint = 104 // the agent failed the request (5xx, unexpected answer)
 	CodeEndpointNotFound  uint = 105 // CHECK: the agent has no endpoint for the attachment
-	CodeDeleteFailed      uint = 106 // DEL could neither delete nor queue the deletion
+	CodeDeleteFailed      uint = 106 // DEL did not delete the endpoint; the runtime retries DEL
+	CodeStateDir          uint = 107 // the state dir cannot be written (disk full, read-only)
 )
 
-// codes maps chain's error kinds to CNI codes, most specific first. This is the only such table.
+// codes maps chain's error kinds to CNI codes, most specific first (a DEL failure wraps the agent
+// error that caused it). This is the only such table.
 var codes = []struct {
 	kind error
 	code uint
 	msg  string
 }{
+	{chain.ErrDeleteFailed, CodeDeleteFailed, "endpoint deletion failed"},
+	{chain.ErrStateDir, CodeStateDir, "state dir not writable"},
 	{chain.ErrDecode, types.ErrDecodingFailure, "cannot decode network configuration"},
 	{chain.ErrInvalidConfig, types.ErrInvalidNetworkConfig, "invalid network configuration"},
 	{chain.ErrInvalidEnv, types.ErrInvalidEnvironmentVariables, "invalid CNI environment"},
@@ -39,7 +43,6 @@ var codes = []struct {
 	{chain.ErrPeerNotFound, CodePeerNotFound, "host veth peer not found"},
 	{chain.ErrAgentFailed, CodeAgentFailed, "cilium agent failed the request"},
 	{chain.ErrEndpointNotFound, CodeEndpointNotFound, "endpoint not found"},
-	{chain.ErrDeleteFailed, CodeDeleteFailed, "endpoint deletion failed"},
 }
 
 // cniError turns any error into a *types.Error with the right code; the full chain of causes goes into

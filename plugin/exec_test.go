@@ -26,12 +26,13 @@ func TestVersion(t *testing.T) {
 	if !reflect.DeepEqual(info.SupportedVersions, cniVersions) {
 		t.Fatalf("supported versions %v, want %v (0.1/0.2 cannot chain)", info.SupportedVersions, cniVersions)
 	}
-	if info.PluginVersion != "dev" {
-		t.Fatalf("VERSION reply names plugin version %q, want the build's (dev)", info.PluginVersion)
+	// make build stamps git describe's version, go build leaves "dev" (TestVersionStamp checks -X).
+	if info.PluginVersion == "" {
+		t.Fatal("VERSION reply names no plugin version")
 	}
 	out, err := exec.Command(pluginBin, "--version").Output()
-	if err != nil || string(out) != "cilium-chain dev\n" {
-		t.Fatalf("--version: %q, %v", out, err)
+	if err != nil || string(out) != "cilium-chain "+info.PluginVersion+"\n" {
+		t.Fatalf("--version: %q, %v; VERSION says %q", out, err, info.PluginVersion)
 	}
 }
 
@@ -52,7 +53,7 @@ func TestBadInputCodes(t *testing.T) {
 			{"malformed stdin", "ADD", []byte(`{"cniVersion":"` + v + `",`), nil, types.ErrDecodingFailure, ""},
 			{"missing prevResult", "ADD", e.stdin(v, nil), nil, types.ErrInvalidNetworkConfig, "prevResult"},
 			{"unknown key", "ADD", e.stdin(v, map[string]any{"sokcet-path": "/x"}), nil, types.ErrInvalidNetworkConfig, "sokcet-path"},
-			{"socket path that is not a socket", "DEL", e.stdin(v, map[string]any{"socket-path": notSocket}), nil, types.ErrInvalidNetworkConfig, "not a unix socket"},
+			{"socket path that is not a socket", "ADD", e.stdin(v, map[string]any{"socket-path": notSocket}), nil, types.ErrInvalidNetworkConfig, notSocket},
 			{"invalid timeout", "DEL", e.stdin(v, map[string]any{"del-timeout": "forever"}), nil, types.ErrInvalidNetworkConfig, "del-timeout"},
 			{"netns path missing", "ADD", e.stdin(v, map[string]any{"prevResult": flannelPrev(t, v)}), nil, types.ErrInvalidEnvironmentVariables, "CNI_NETNS"},
 			{"CNI_ARGS pair without =", "DEL", e.stdin(v, nil), map[string]string{"CNI_ARGS": "IgnoreUnknown=1;oops"}, types.ErrInvalidEnvironmentVariables, "oops"},
@@ -71,6 +72,34 @@ func TestBadInputCodes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestTeardownVerbsTolerateConfigSkew(t *testing.T) {
+	// A conflist written for a newer binary: DEL, GC and STATUS still work (and log the key); ADD
+	// reports it. A socket path that is a directory (a hostPath mount's leftover) makes DEL queue.
+	for _, v := range cniVersions {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t)
+			skewed := e.stdin(v, map[string]any{"future-key": true})
+			run(t, "DEL", skewed, map[string]string{}).wantCode(t, 0, "")
+			if v >= "1.1.0" {
+				run(t, "GC", skewed, map[string]string{}).wantCode(t, 0, "")
+				run(t, "STATUS", skewed, map[string]string{}).wantCode(t, 0, "")
+			}
+			run(t, "ADD", skewed, map[string]string{}).wantCode(t, types.ErrInvalidNetworkConfig, "future-key")
+			log, _ := os.ReadFile(filepath.Join(e.dir, "cilium-chain.log"))
+			if !strings.Contains(string(log), "ignoring unknown configuration key") {
+				t.Fatalf("unknown key not logged:\n%s", log)
+			}
+
+			dir := filepath.Join(e.dir, "sock-dir")
+			_ = os.Mkdir(dir, 0o755)
+			run(t, "DEL", e.stdin(v, map[string]any{"socket-path": dir}), map[string]string{}).wantCode(t, 0, "")
+			if q, _ := filepath.Glob(filepath.Join(e.dir, "deleteQueue", "*.delete")); len(q) != 1 {
+				t.Fatalf("DEL with a directory as socket must queue: %v", q)
+			}
+		})
 	}
 }
 
@@ -141,4 +170,50 @@ func flannelPrev(t *testing.T, v string) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return m
+}
+
+func TestVersionStamp(t *testing.T) {
+	// make build stamps the version with -X main.Version=…; VERSION's about text and --version show it.
+	bin := filepath.Join(t.TempDir(), "cilium-chain")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.Version=v9.8.7-test", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "cilium-chain v9.8.7-test" {
+		t.Fatalf("--version: %q %v", out, err)
+	}
+	// skel prints the about text on stderr when CNI_COMMAND is unset.
+	cmd := exec.Command(bin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	if !strings.Contains(stderr.String(), "v9.8.7-test") {
+		t.Fatalf("about text %q lacks the version", stderr.String())
+	}
+}
+
+func TestLogFileRotation(t *testing.T) {
+	e := newEnv(t)
+	logPath := filepath.Join(e.dir, "cilium-chain.log")
+	stdin := e.stdin("1.0.0", map[string]any{"log-max-size": 1, "log-max-backups": 2})
+	full := strings.Repeat("x", 1<<20) + "\n"
+	for round := 1; round <= 4; round++ {
+		if err := os.WriteFile(logPath, []byte(full), 0o600); err != nil { // the log reached its bound
+			t.Fatal(err)
+		}
+		run(t, "DEL", stdin, map[string]string{}).wantCode(t, 0, "")
+		cur, _ := os.ReadFile(logPath)
+		if len(cur) >= 1<<20 || !strings.Contains(string(cur), "cmd=DEL") {
+			t.Fatalf("round %d: log not rotated (%d bytes)", round, len(cur))
+		}
+	}
+	backups, _ := filepath.Glob(logPath + ".*[0-9]")
+	if len(backups) != 2 {
+		t.Fatalf("backups %v, want log-max-backups=2", backups)
+	}
+	for _, b := range backups {
+		if fi, err := os.Stat(b); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("backup %s: %v %v", b, fi, err)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
 )
@@ -59,7 +60,9 @@ func (e *env) entry(extra map[string]any) map[string]any {
 		"log-file":         filepath.Join(e.dir, "cilium-chain.log"),
 		"log-level":        "debug",
 		"add-timeout":      "2s",
-		"del-timeout":      "500ms",
+		// Long enough for a few 429/503 from a live agent: past it, DEL fails for the runtime to retry.
+		"del-timeout": "2s",
+		"label-args":  []string{"app"},
 	}
 	for k, v := range extra {
 		if v == nil {
@@ -88,8 +91,14 @@ type outcome struct {
 	cniErr         *types.Error
 }
 
-// exec runs the plugin binary like a runtime does.
+// run runs the plugin binary like a runtime does, in the test's netns.
 func run(t *testing.T, command string, stdin []byte, envVars map[string]string) outcome {
+	t.Helper()
+	return runIn(t, nil, command, stdin, envVars)
+}
+
+// runIn runs the plugin binary inside netns (nil: the test's own), as a runtime running in a node does.
+func runIn(t *testing.T, netns ns.NetNS, command string, stdin []byte, envVars map[string]string) outcome {
 	t.Helper()
 	cmd := exec.Command(pluginBin)
 	cmd.Env = []string{"CNI_COMMAND=" + command, "CNI_PATH=/nonexistent", "PATH=/usr/bin:/bin"}
@@ -107,7 +116,12 @@ func run(t *testing.T, command string, stdin []byte, envVars map[string]string) 
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
+	var err error
+	if netns == nil {
+		err = cmd.Run()
+	} else {
+		err = netns.Do(func(ns.NetNS) error { return cmd.Run() }) // the child inherits the thread's netns
+	}
 	o := outcome{stdout: out.String(), stderr: errOut.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		o.exit = ee.ExitCode()

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
-	"os"
-	"path/filepath"
+	"math/rand/v2"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/sirupsen/logrus"
@@ -26,7 +25,7 @@ func newLogger(conf *chain.Config, command string, args *skel.CmdArgs, stderr io
 		if conf.LogFormat == "json" {
 			log.SetFormatter(&logrus.JSONFormatter{})
 		}
-		if f, err := openLogFile(conf.LogFile); err == nil && f != nil {
+		if f, err := openLogFile(conf.LogFile, conf.LogMaxSize, conf.LogMaxBackups); err == nil && f != nil {
 			log.SetOutput(f)
 			closer = func() { f.Close() }
 		} else if err != nil {
@@ -43,18 +42,10 @@ func newLogger(conf *chain.Config, command string, args *skel.CmdArgs, stderr io
 	return log.WithFields(fields), closer
 }
 
-func openLogFile(path string) (*os.File, error) {
-	if path == "" {
-		return nil, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-}
-
+// eventID only correlates log lines: math/rand's runtime-seeded generator is enough, and cheaper than
+// crypto/rand's first use in a short-lived process.
 func eventID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:6])
 }

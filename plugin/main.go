@@ -48,12 +48,22 @@ func (v versionInfo) Encode(w io.Writer) error {
 // runVerb loads the config, runs the verb in chain/ and prints its result. Only this package prints.
 func runVerb(verb string) func(*skel.CmdArgs) error {
 	return func(args *skel.CmdArgs) error {
-		conf, err := chain.LoadConfig(args.StdinData, os.Getenv)
+		load := chain.LoadConfig // ADD and CHECK: an unknown key is a typo to report
+		if verb == "DEL" || verb == "GC" || verb == "STATUS" {
+			load = chain.LoadConfigLenient // never block a teardown on a key this binary does not know
+		}
+		conf, err := load(args.StdinData, os.Getenv)
 		log, closeLog := newLogger(conf, verb, args, os.Stderr)
 		defer closeLog()
 		if err != nil {
 			log.WithError(err).Error("rejecting configuration")
 			return cniError(err)
+		}
+		for _, k := range conf.Unknown {
+			log.WithField("key", k).Warn("ignoring unknown configuration key")
+		}
+		for _, k := range conf.Ignored {
+			log.WithField("key", k).Debug("ignoring upstream key without meaning here")
 		}
 		call, err := chain.NewCall(conf, args.ContainerID, args.Netns, args.IfName, args.Args, log)
 		if err != nil {

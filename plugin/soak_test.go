@@ -40,7 +40,7 @@ func TestSoak(t *testing.T) {
 	}
 	fmt.Printf("soak: %d cycles, seed %d (replay: make soak SOAK_CYCLES=%d SOAK_SEED=%d)\n", cycles, seed, cycles, seed)
 	n := newCNINode(t)
-	n.writeFlannel("0.3.1", n.e.entry(map[string]any{"add-timeout": "1s", "del-timeout": "300ms", "log-level": "info"}))
+	n.writeFlannel("0.3.1", n.e.entry(map[string]any{"add-timeout": "1s", "del-timeout": "1s", "log-level": "info"}))
 	queueDir := filepath.Join(n.e.dir, "deleteQueue")
 	rng := rand.New(rand.NewPCG(seed, 7))
 

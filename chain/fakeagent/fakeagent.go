@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ type Agent struct {
 	deletes    chan struct{} // the endpoint-delete limiter's parallel slots
 	restored   chan struct{} // closed once restoration is done; see SetRestoring
 	abandoned  int           // creates undone because the client left mid-create
+	onRequest  func(r *http.Request)
 }
 
 // Request is one request the fake served, for assertions.
@@ -59,7 +61,9 @@ type Fault struct {
 	Status     int
 	RetryAfter int // seconds, sent with 429/503
 	Reset      bool
-	Count      int
+	// Handled, with Reset: the agent acts on the request first (the answer is what gets lost).
+	Handled bool
+	Count   int
 }
 
 // Start listens on socket (removing a stale file first) and serves until Close.
@@ -111,6 +115,9 @@ func (a *Agent) Inject(f Fault) { a.mu.Lock(); a.faults = append(a.faults, f); a
 
 // ClearFaults drops queued faults and the delay.
 func (a *Agent) ClearFaults() { a.mu.Lock(); a.faults, a.delay = nil, 0; a.mu.Unlock() }
+
+// OnRequest runs f on each request before it is answered (to change the world mid-call).
+func (a *Agent) OnRequest(f func(r *http.Request)) { a.mu.Lock(); a.onRequest = f; a.mu.Unlock() }
 
 // SetDelay is how long the agent works on each request. For PUT that is the endpoint's first
 // regeneration, with the endpoint already registered (see put); for DELETE the deletion itself, which
@@ -186,7 +193,11 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	a.requests = append(a.requests, Request{Method: r.Method, Path: r.URL.Path, Body: body})
 	delay := a.delay
 	fault, hasFault := a.takeFault(r)
+	hook := a.onRequest
 	a.mu.Unlock()
+	if hook != nil {
+		hook(r)
+	}
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		a.mu.Lock()
@@ -198,6 +209,9 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if fault.Reset {
+			if fault.Handled {
+				a.route(httptest.NewRecorder(), r, body, 0)
+			}
 			resetConn(w)
 			return
 		}
