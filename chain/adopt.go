@@ -49,6 +49,7 @@ type AttachmentReport struct {
 	IfName      string `json:"ifname"`
 	Namespace   string `json:"namespace,omitempty"`
 	Pod         string `json:"pod,omitempty"`
+	PodUID      string `json:"podUID,omitempty"`
 	Outcome     string `json:"outcome"`
 	Reason      string `json:"reason,omitempty"`
 }
@@ -110,7 +111,8 @@ func (a Adoption) Run(ctx context.Context) ([]AttachmentReport, error) {
 	var out []AttachmentReport
 	for _, e := range entries {
 		r := AttachmentReport{ContainerID: e.ContainerID, IfName: e.IfName,
-			Namespace: e.arg("K8S_POD_NAMESPACE"), Pod: e.arg("K8S_POD_NAME"), Outcome: OutcomeUnmanaged}
+			Namespace: e.arg("K8S_POD_NAMESPACE"), Pod: e.arg("K8S_POD_NAME"), PodUID: e.arg("K8S_POD_UID"),
+			Outcome: OutcomeUnmanaged}
 		switch {
 		case have[recordName(e.ContainerID, e.IfName)] || have[e.ContainerID]: // older agents: the container ID alone
 			r.Outcome = OutcomeManaged

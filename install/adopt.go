@@ -26,6 +26,7 @@ type adopter struct {
 	cfg    *config
 	log    *logrus.Logger
 	gauges adoptionGauges // nil: no metrics registry
+	repair *repairer      // nil: repair is off
 
 	start sync.Once
 	wake  chan struct{}
@@ -70,7 +71,11 @@ func (a *adopter) loop(ctx context.Context) {
 			a.mu.Lock()
 			conflist := a.conflist
 			a.mu.Unlock()
-			a.record(a.pass(ctx, conflist))
+			rep := a.pass(ctx, conflist)
+			a.record(rep)
+			if a.repair != nil && rep.err == nil {
+				a.repair.run(ctx, rep.unmanaged)
+			}
 		}
 	}
 }
@@ -167,5 +172,8 @@ func (a *adopter) details() string {
 	}
 	sort.Strings(lines)
 	b.WriteString(strings.Join(lines, ""))
+	if a.repair != nil {
+		b.WriteString(a.repair.details())
+	}
 	return b.String()
 }

@@ -45,7 +45,7 @@ func (a adoptionNode) cacheEntry(t *testing.T, cid, pod string) {
 	entry := map[string]any{
 		"kind": "cniCacheV1", "containerId": cid, "ifName": "eth0", "networkName": "cbr0",
 		"netns":   "/var/run/netns/cni-gone-" + cid,
-		"cniArgs": [][2]string{{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod}},
+		"cniArgs": [][2]string{{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod}, {"K8S_POD_UID", "uid-" + pod}},
 		"result": map[string]any{"cniVersion": "0.3.1",
 			"interfaces": []any{map[string]any{"name": "cni0"}, map[string]any{"name": "vethgone" + cid, "mac": "02:00:00:00:00:01"},
 				map[string]any{"name": "eth0", "mac": "02:00:00:00:00:02", "sandbox": "/var/run/netns/cni-gone-" + cid}},

@@ -90,7 +90,15 @@ func TestHelmGolden(t *testing.T) {
 			compareGolden(t, strings.TrimSuffix(v, ".yaml")+".golden.yaml", out)
 			cm, ds := decodeRendered(t, out)
 			c := ds.Spec.Template.Spec.Containers[0]
-			env := func(k string) (string, bool) { val, ok := cm.Data[k]; return val, ok }
+			env := func(k string) (string, bool) {
+				for _, e := range c.Env { // the downward API's values (the node name) exist only in a pod
+					if e.Name == k && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+						return "from-" + e.ValueFrom.FieldRef.FieldPath, true
+					}
+				}
+				val, ok := cm.Data[k]
+				return val, ok
+			}
 			cfg, err := parseConfig(c.Args, env, &bytes.Buffer{})
 			if err != nil {
 				t.Fatalf("the installer refuses the rendered options: %v", err)

@@ -70,6 +70,11 @@ func newInstaller(cfg *config, log *logrus.Logger) (*installer, error) {
 		now:     time.Now,
 	}
 	in.ready.gauge = in.metrics.ready
+	repair, err := repairFromConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	in.setRepair(repair)
 	in.ready.details = in.adopt.details
 	in.adopt.gauges = in.metrics
 	if cfg.waitForAgent {

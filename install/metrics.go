@@ -22,6 +22,7 @@ type metrics struct {
 	managedPods   prometheus.Gauge
 	adopted       prometheus.Counter
 	passFailures  prometheus.Counter
+	repairs       *prometheus.CounterVec // repair.go: method (evict, delete), result (repaired, blocked, failed)
 
 	mu        sync.Mutex
 	lastMatch time.Time // the last round that found our conflist right for the primary
@@ -54,6 +55,7 @@ func newMetrics(version string, now func() time.Time) *metrics {
 		Help: "Pods that predated our conflist and were registered by adoption."})
 	m.passFailures = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "adoption_pass_failures_total",
 		Help: "Adoption passes that failed."})
+	m.repairs = counter("repairs_total", "Pods restarted by repair (an eviction or deletion asked of the API server), by method and result.", "method", "result")
 	since := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "seconds_since_conflist_matched",
 		Help: "Seconds since a round last found our conflist right for the current primary (-1: never)."}, m.sinceMatch)
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "info",
@@ -78,6 +80,11 @@ func (m *metrics) setAdoption(adopted, managed, unmanaged int, passFailed bool) 
 	if passFailed {
 		m.passFailures.Inc()
 	}
+}
+
+// countRepair counts one repair attempt (repairCounter).
+func (m *metrics) countRepair(method, result string) {
+	m.repairs.WithLabelValues(method, result).Inc()
 }
 
 func result(err error) string {

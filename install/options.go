@@ -56,6 +56,13 @@ type config struct {
 	cniCacheDir string
 	stateDir    string
 
+	repair          bool
+	repairMethod    string
+	repairBarePods  bool
+	repairPerMinute int
+	repairAPIServer string
+	nodeName        string
+
 	debounce       time.Duration
 	settle         time.Duration
 	resync         time.Duration
@@ -168,6 +175,18 @@ func newFlags(cfg *config) *flags {
 	f.str(&cfg.cniCacheDir, "cni-cache-dir", "/host/var/lib/cni", "libcni's cache dir on the host, as mounted (attachments are in its results/)")
 	f.str(&cfg.stateDir, "state-dir", "/host"+chain.DefaultStateDir, "the plugin's state-dir on the host, as mounted (its own attachment records)")
 
+	f.section = "Repair (install/README.md#repair): restart what adoption cannot bring under policy; needs API credentials"
+	f.boolean(&cfg.repair, "repair", false,
+		"evict (or delete) this node's pods that adoption reports unmanaged, so their controller recreates them\n"+
+			"through our chain; off: only report them. Needs the chart's repair RBAC and --node-name")
+	f.str(&cfg.repairMethod, "repair-method", repairEvict,
+		"evict: the Eviction API (honours PodDisruptionBudgets); delete: delete the pod outright")
+	f.boolean(&cfg.repairBarePods, "repair-bare-pods", false, "also restart pods no controller recreates (they are gone for good)")
+	f.integer(&cfg.repairPerMinute, "repair-per-minute", 3, "at most this many pods restarted per minute on this node")
+	f.str(&cfg.repairAPIServer, "repair-api-server", "",
+		"the API server as https://host:port; empty: the in-cluster address (KUBERNETES_SERVICE_HOST/PORT)")
+	f.str(&cfg.nodeName, "node-name", "", "this node's name (the chart sets it from spec.nodeName); repair acts only on its pods")
+
 	f.section = "Readiness"
 	f.str(&cfg.readyAddr, "ready-addr", "127.0.0.1:9887",
 		"serve GET /readyz here (200 once the binary and our conflist are in place); empty disables")
@@ -263,6 +282,17 @@ func (c *config) validate() error {
 	}
 	if c.settle < 0 {
 		return fmt.Errorf("--settle must not be negative, not %s", c.settle)
+	}
+	if c.repair {
+		if c.repairMethod != repairEvict && c.repairMethod != repairDelete {
+			return fmt.Errorf("--repair-method must be %q or %q, not %q", repairEvict, repairDelete, c.repairMethod)
+		}
+		if c.nodeName == "" {
+			return errors.New("--repair needs --node-name (CILIUM_CHAIN_NODE_NAME): repair acts only on this node's pods")
+		}
+		if c.repairPerMinute < 1 {
+			return fmt.Errorf("--repair-per-minute must be at least 1, not %d", c.repairPerMinute)
+		}
 	}
 	if c.fightThreshold < 1 {
 		return fmt.Errorf("--fight-threshold must be at least 1, not %d", c.fightThreshold)

@@ -79,6 +79,7 @@ func TestCluster(t *testing.T) {
 		{"6e_cross_node_pods_deleted", s.step6eCrossNodeCleanup, false},
 		{"7_uninstall", s.step7Uninstall, false},
 		{"8_helm_install_doctor_upgrade_uninstall", s.step8Helm, false},
+		{"8b_repair_what_cannot_be_adopted", s.stepRepair, false},
 		{"9_installer_fail_closed_coexist_cilium_configmap", s.step9Installer, false},
 	}
 	for _, st := range steps {

@@ -81,6 +81,8 @@ func startControlPlane(t *testing.T, e *env) *controlPlane {
 	cm := startProc(t, e, "kube-controller-manager", 20*time.Second, nil, e.bin("kube-controller-manager"),
 		"--kubeconfig="+cp.kubeconfig, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
 		"--service-account-private-key-file="+saKey, "--use-service-account-credentials=false",
+		// Pods' ServiceAccount ca.crt (kube-root-ca.crt): the API server's self-signed chain.
+		"--root-ca-file="+e.path("apiserver-certs", "apiserver.crt"),
 		// The node's podCIDR: what Flannel's kube subnet manager reads, and Cilium's --ipam=kubernetes.
 		"--allocate-node-cidrs=true", "--cluster-cidr="+clusterCIDR, "--node-cidr-mask-size=24",
 		"--service-cluster-ip-range="+serviceCIDR)
