@@ -43,14 +43,25 @@ func (s *scenario) step6dHostPort(t *testing.T) {
 		t.Fatalf("%s (on %s) → %s (hostPort of %s on %s): exit %d: %s", nm2, nm2.node, addr, hp, n1, code, out)
 	}
 	t.Logf("ok: %s (on %s) → %s answered %q", nm2, nm2.node, addr, strings.TrimSpace(out))
-	// The connection's first packet went through portmap's rule (nat sees one packet per connection).
-	if after := portmapPackets(t, n1, hp); after <= before {
-		t.Errorf("%s: portmap's DNAT for %s counted %d packets before the connection, %d after: it was not portmap's DNAT", n1, hp, before, after)
-	} else {
+	// Two mechanisms serve a hostPort here: portmap's DNAT (iptables PREROUTING) and, with kube-proxy
+	// replacement, the agent's own HostPort service, which its programs on ext0 apply before iptables
+	// once the agent has seen the pod. Which one wins depends on that timing, so the check is that one
+	// of them really did: portmap's counter moved, or the agent lists a HostPort service for the port.
+	after := portmapPackets(t, n1, hp)
+	ciliumHostPort := agentHostPortService(t, n1, hostPort)
+	switch {
+	case after > before:
 		t.Logf("ok: %s: portmap's DNAT jump for %s counted %d → %d packets: the connection was DNATed by portmap", n1, hp, before, after)
+	case ciliumHostPort != "":
+		t.Logf("ok: %s: portmap's counter stayed at %d; the agent's HostPort service %s served the connection before iptables", n1, after, ciliumHostPort)
+	default:
+		t.Errorf("%s: neither portmap's DNAT for %s (%d packets before, %d after) nor a HostPort service of the agent served the connection", n1, hp, before, after)
 	}
-	// Cilium's kube-proxy replacement registers hostPorts as services of its own too (shown for the
-	// record; here the DNAT above did the work).
+}
+
+// agentHostPortService is the agent's HostPort service for port ("ip:port"), or "" if it lists none.
+func agentHostPortService(t *testing.T, n *node, port int) string {
+	t.Helper()
 	var svcs []struct {
 		Spec struct {
 			FrontendAddress struct {
@@ -62,13 +73,16 @@ func (s *scenario) step6dHostPort(t *testing.T) {
 			} `json:"flags"`
 		} `json:"spec"`
 	}
-	if _, err := n1.api.Get("/service", &svcs); err == nil {
-		for _, sv := range svcs {
-			if sv.Spec.FrontendAddress.Port == hostPort {
-				t.Logf("%s's agent: service %s:%d type %s", n1, sv.Spec.FrontendAddress.IP, hostPort, sv.Spec.Flags.Type)
-			}
+	if _, err := n.api.Get("/service", &svcs); err != nil {
+		t.Logf("%s's agent: GET /service: %v", n, err)
+		return ""
+	}
+	for _, sv := range svcs {
+		if sv.Spec.FrontendAddress.Port == port && sv.Spec.Flags.Type == "HostPort" {
+			return fmt.Sprintf("%s:%d", sv.Spec.FrontendAddress.IP, port)
 		}
 	}
+	return ""
 }
 
 // portmapPackets is the packet counter of portmap's CNI-HOSTPORT-DNAT jump for the pod's sandbox.
