@@ -31,10 +31,11 @@ func testPodYAML(name, app, image string) string { return podYAML(name, app, ima
 // podYAML is testPodYAML on the given node (scheduled there by its hostname label); a hostPort other
 // than 0 maps it to the server's port 80.
 func podYAML(name, app, image, node string, hostPort int) string {
-	ports := ""
+	extra := ""
 	if hostPort != 0 {
-		ports = fmt.Sprintf("    ports:\n    - containerPort: 80\n      hostPort: %d\n      protocol: TCP\n", hostPort)
+		extra = fmt.Sprintf("  ports:\n  - containerPort: 80\n    hostPort: %d\n    protocol: TCP\n", hostPort)
 	}
+	extra += "  env:\n  - name: POD_NAME\n    valueFrom:\n      fieldRef:\n        fieldPath: metadata.name\n"
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -43,22 +44,31 @@ metadata:
   labels:
     app: %s
 spec:
-  automountServiceAccountToken: false
-  enableServiceLinks: false
-  terminationGracePeriodSeconds: 5
-  nodeSelector:
-    kubernetes.io/hostname: %s
-  containers:
-  - name: app
-    image: %s
-    imagePullPolicy: Never
-    args: ["serve", "80", "8080"]
-%s    env:
-    - name: POD_NAME
-      valueFrom:
-        fieldRef:
-          fieldPath: metadata.name
-`, name, app, node, image, ports)
+`, name, app) + appPodSpecYAML("  ", "", node, image, `["serve", "80", "8080"]`, extra)
+}
+
+// appPodSpecYAML is the body of a pod spec running the test app as container "app" on node, every line
+// prefixed with indent: specExtra goes before the common fields (e.g. hostNetwork), containerExtra
+// after the container's args (written at the container's own indentation, as "  ports: …").
+func appPodSpecYAML(indent, specExtra, node, image, args, containerExtra string) string {
+	body := specExtra + fmt.Sprintf(`automountServiceAccountToken: false
+enableServiceLinks: false
+terminationGracePeriodSeconds: 5
+nodeSelector:
+  kubernetes.io/hostname: %s
+containers:
+- name: app
+  image: %s
+  imagePullPolicy: Never
+  args: %s
+`, node, image, args) + containerExtra
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(body, "\n") {
+		if l != "" {
+			b.WriteString(indent + l)
+		}
+	}
+	return b.String()
 }
 
 // podStatus is the part of a Pod object the test reads.

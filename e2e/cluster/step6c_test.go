@@ -31,24 +31,8 @@ spec:
 
 // hostNetPodYAML is an idle test pod in the node's own network namespace (no CNI).
 func hostNetPodYAML(name, image, node string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-  namespace: default
-spec:
-  hostNetwork: true
-  automountServiceAccountToken: false
-  enableServiceLinks: false
-  terminationGracePeriodSeconds: 5
-  nodeSelector:
-    kubernetes.io/hostname: %s
-  containers:
-  - name: app
-    image: %s
-    imagePullPolicy: Never
-    args: ["wait"]
-`, name, node, image)
+	return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: default\nspec:\n", name) +
+		appPodSpecYAML("  ", "hostNetwork: true\n", node, image, `["wait"]`, "")
 }
 
 // step6cService — the seed's first test, kube-proxy-free: no kube-proxy runs (no KUBE-* rules on

@@ -101,7 +101,7 @@ func (s *scenario) stepRepair(t *testing.T) {
 
 // repairDeploymentYAML is one replica of the test app on node.
 func repairDeploymentYAML(image, node string) string {
-	return fmt.Sprintf(`apiVersion: apps/v1
+	return `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: repair
@@ -114,17 +114,7 @@ spec:
     metadata:
       labels: {app: repair}
     spec:
-      automountServiceAccountToken: false
-      enableServiceLinks: false
-      terminationGracePeriodSeconds: 5
-      nodeSelector:
-        kubernetes.io/hostname: %s
-      containers:
-      - name: app
-        image: %s
-        imagePullPolicy: Never
-        args: ["serve", "80", "8080"]
-`, node, image)
+` + appPodSpecYAML("      ", "", node, image, `["serve", "80", "8080"]`, "")
 }
 
 // waitDeploymentPod waits for the Deployment's one Ready pod (on node 1) whose UID is not notUID.
