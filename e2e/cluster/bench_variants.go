@@ -19,12 +19,14 @@ type burstVariant struct {
 	label    string
 	chartKey string // bench's colour key
 	plugin   string // the chained plugin's type; "" for Flannel alone
+	entry    string // its conflist entry
 }
 
 var burstVariants = []burstVariant{
 	{key: "flannel", label: "Flannel alone", chartKey: "a"},
-	{key: "chain", label: "Flannel + cilium-chain", chartKey: "d", plugin: "cilium-chain"},
-	{key: "upstream", label: "Flannel + upstream cilium-cni", chartKey: "c", plugin: "cilium-cni"},
+	{key: "chain", label: "Flannel + cilium-chain", chartKey: "d", plugin: "cilium-chain", entry: `{"type": "cilium-chain"}`},
+	{key: "upstream", label: "Flannel + upstream cilium-cni", chartKey: "c", plugin: "cilium-cni",
+		entry: `{"type": "cilium-cni", "chaining-mode": "generic-veth"}`},
 }
 
 func pickBurstVariants(t *testing.T, keys string) []burstVariant {
@@ -48,11 +50,11 @@ func (v burstVariant) types() []string {
 	return append(slices.Clone(flannelChain), v.plugin)
 }
 
-// conflist is Flannel's conflist as the node holds it with v's plugin appended: for cilium-chain
+// conflist is Flannel's conflist as the node holds it with v's entry appended: for cilium-chain
 // what the installer writes with the manifest's defaults (name, version and entries kept, our
-// {"type": "cilium-chain"} last), for upstream the way Cilium's generic-veth chaining docs add
-// {"type": "cilium-cni"} after the primary's entries (the name kept too, so host-local's store and
-// libcni's cache stay the same for all three).
+// {"type": "cilium-chain"} last), for upstream the entry Cilium's generic-veth chaining docs add
+// after the primary's (cilium-cni refuses a prevResult without "chaining-mode"); the name is kept
+// for both, so host-local's store and libcni's cache stay the same for all three.
 func (v burstVariant) conflist(flannel []byte) ([]byte, error) {
 	var list map[string]json.RawMessage
 	if err := json.Unmarshal(flannel, &list); err != nil {
@@ -62,7 +64,7 @@ func (v burstVariant) conflist(flannel []byte) ([]byte, error) {
 	if err := json.Unmarshal(list["plugins"], &plugins); err != nil {
 		return nil, fmt.Errorf("flannel conflist plugins: %w", err)
 	}
-	plugins = append(plugins, json.RawMessage(fmt.Sprintf(`{"type": %q}`, v.plugin)))
+	plugins = append(plugins, json.RawMessage(v.entry))
 	b, err := json.Marshal(plugins)
 	if err != nil {
 		return nil, err
