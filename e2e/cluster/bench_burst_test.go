@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	benchRounds   = flag.Int("bench.rounds", 3, "rounds; each runs every variant once, the order rotated by one per round")
+	benchRounds   = flag.Int("bench.rounds", 6, "rounds; each runs every variant once, the order rotated by one per round")
 	benchReplicas = flag.Int("bench.pods", 40, "replicas of each round's Deployment")
 	benchVariants = flag.String("bench.variants", "flannel,chain,upstream", "the conflists, in round 1's order")
 	benchPlugin   = flag.String("bench.plugin", "", "the cilium-chain binary to install (default: the installer image's)")

@@ -21,6 +21,11 @@ const (
 	metricRegeneration = "cilium_endpoint_regeneration_time_stats_seconds"
 	// every API call by short path ("/v1/endpoint"), method and return code, limiter wait included
 	metricAPITime = "cilium_agent_api_process_time_seconds"
+	// the limiter's gauges per API call: mean wait and processing time of its last 10 successful
+	// requests (value "mean"), and its auto-adjusted parallel limit (requests_in_flight, "limit")
+	metricLimiterWait       = "cilium_api_limiter_wait_duration_seconds"
+	metricLimiterProcessing = "cilium_api_limiter_processing_duration_seconds"
+	metricLimiterInFlight   = "cilium_api_limiter_requests_in_flight"
 )
 
 // sampleLine is one metric sample of the Prometheus text format.
@@ -131,6 +136,9 @@ type agentFigures struct {
 	regenSum        float64 // their summed duration, seconds (scope total)
 	putCount        float64 // PUT /v1/endpoint answered (any code)
 	putSum          float64 // seconds, from request to answer, limiter wait included
+	// gauges at the end of the phase (not differences)
+	waitMean, processingMean float64 // seconds, the limiter's last 10 PUTs
+	parallelLimit            float64
 }
 
 func figuresBetween(before, after agentMetrics) agentFigures {
@@ -147,5 +155,8 @@ func figuresBetween(before, after agentMetrics) agentFigures {
 		regenSum:        d(metricRegeneration+"_sum", regen),
 		putCount:        d(metricAPITime+"_count", put),
 		putSum:          d(metricAPITime+"_sum", put),
+		waitMean:        after.sum(metricLimiterWait, map[string]string{"api_call": "endpoint-create", "value": "mean"}),
+		processingMean:  after.sum(metricLimiterProcessing, map[string]string{"api_call": "endpoint-create", "value": "mean"}),
+		parallelLimit:   after.sum(metricLimiterInFlight, map[string]string{"api_call": "endpoint-create", "value": "limit"}),
 	}
 }

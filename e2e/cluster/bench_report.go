@@ -194,7 +194,8 @@ func (b *burstReport) medianSplit(chain []*burstRound) (over, regen time.Duratio
 func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
 	w("## The split: cilium-chain's time over Flannel alone and the agent's own work\n\n")
 	w("Per round: cilium-chain's all-Ready time minus Flannel alone's of the same round, beside what the agent itself reports for that create phase: its endpoint regenerations (count, summed time, mean) and its PUT /endpoint answers (count, mean time from request to answer — the rate limiter's wait included — and summed). The target compares the time over Flannel with the summed regeneration time: the agent's own work for the %d endpoints; the agent regenerates endpoints in parallel, so the sum is an upper bound of its critical path, and the mean one endpoint's share.\n\n", b.replicas)
-	w("| round | over Flannel alone | regenerations | regeneration sum | regeneration mean | PUT answered | PUT mean | PUT sum | 429s | over ≤ regeneration sum |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	w("The last three columns are the limiter's own gauges at the end of the create phase: the mean wait and mean processing time of its last 10 PUTs, and its auto-adjusted parallel limit (default 4, at least 2).\n\n")
+	w("| round | over Flannel alone | regenerations | regeneration sum | regeneration mean | PUT answered | PUT mean | PUT sum | 429s | over ≤ regeneration sum | limiter wait (last 10) | limiter processing (last 10) | parallel limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range chain {
 		d, ok := b.overFlannel(r)
 		a := r.agent
@@ -202,23 +203,28 @@ func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
 		if ok {
 			over, met = secs(d)+" s", yes(d <= regenSum(r))
 		}
-		w("| %d | %s | %d | %s s | %s s | %d | %s s | %s s | %d | %s |\n", r.round, over, int(a.regenCount), secs(regenSum(r)),
-			secs(seconds(a.regenSum/max(a.regenCount, 1))), int(a.putCount), secs(seconds(a.putSum/max(a.putCount, 1))), secs(seconds(a.putSum)), int(a.create429), met)
+		w("| %d | %s | %d | %s s | %s s | %d | %s s | %s s | %d | %s | %s s | %s s | %d |\n", r.round, over, int(a.regenCount), secs(regenSum(r)),
+			secs(seconds(a.regenSum/max(a.regenCount, 1))), int(a.putCount), secs(seconds(a.putSum/max(a.putCount, 1))), secs(seconds(a.putSum)), int(a.create429), met,
+			secs(seconds(a.waitMean)), secs(seconds(a.processingMean)), int(a.parallelLimit))
 	}
 	w("\n")
 }
 
 func (b *burstReport) perRound(w func(string, ...any)) {
-	w("## Every round (create phase)\n\n| round | order | conflist | pods | all Ready | sandbox p50 | sandbox p95 | failed RunPodSandbox | FailedCreatePodSandBox events | endpoint-create processed | 429s | regenerations | regeneration sum | PUT mean |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("## Every round (create phase)\n\n| round | order | conflist | pods | all Ready | sandbox p50 | sandbox p95 | failed RunPodSandbox | FailedCreatePodSandBox events | endpoint-create processed | 429s | regenerations | regeneration sum | PUT mean | limiter wait / processing (last 10) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range b.runs {
 		ready := secs(r.allReady) + " s"
 		if r.readyErr != "" {
 			ready = "not all Ready after " + ready + ": " + r.readyErr
 		}
 		a := r.agent
-		w("| %d | %d | %s | %d | %s | %s s | %s s | %d | %d | %d | %d | %d | %s s | %s s |\n", r.round, r.order, r.variant.label, r.pods, ready,
+		limiter := "—"
+		if a.createProcessed > 0 {
+			limiter = fmt.Sprintf("%s s / %s s", secs(seconds(a.waitMean)), secs(seconds(a.processingMean)))
+		}
+		w("| %d | %d | %s | %d | %s | %s s | %s s | %d | %d | %d | %d | %d | %s s | %s s | %s |\n", r.round, r.order, r.variant.label, r.pods, ready,
 			secs(sandboxP50(r)), secs(sandboxP95(r)), r.runFailed, r.failedEvents, int(a.createProcessed), int(a.create429), int(a.regenCount),
-			secs(regenSum(r)), secs(seconds(a.putSum/max(a.putCount, 1))))
+			secs(regenSum(r)), secs(seconds(a.putSum/max(a.putCount, 1))), limiter)
 	}
 	w("\n")
 }
