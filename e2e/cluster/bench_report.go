@@ -195,7 +195,7 @@ func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
 	w("## The split: cilium-chain's time over Flannel alone and the agent's own work\n\n")
 	w("Per round: cilium-chain's all-Ready time minus Flannel alone's of the same round, beside what the agent itself reports for that create phase: its endpoint regenerations (count, summed time, mean) and its PUT /endpoint answers (count, mean time from request to answer — the rate limiter's wait included — and summed). The target compares the time over Flannel with the summed regeneration time: the agent's own work for the %d endpoints; the agent regenerates endpoints in parallel, so the sum is an upper bound of its critical path, and the mean one endpoint's share.\n\n", b.replicas)
 	w("The last three columns are the limiter's own gauges at the end of the create phase: the mean wait and mean processing time of its last 10 PUTs, and its auto-adjusted parallel limit (default 4, at least 2).\n\n")
-	w("| round | over Flannel alone | regenerations | regeneration sum | regeneration mean | PUT answered | PUT mean | PUT sum | 429s | over ≤ regeneration sum | limiter wait (last 10) | limiter processing (last 10) | parallel limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("| round | / upstream (same round) | over Flannel alone | regenerations | regeneration sum | regeneration mean | PUT answered | PUT mean | PUT sum | 429s | over ≤ regeneration sum | limiter wait (last 10) | limiter processing (last 10) | parallel limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range chain {
 		d, ok := b.overFlannel(r)
 		a := r.agent
@@ -203,11 +203,35 @@ func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
 		if ok {
 			over, met = secs(d)+" s", yes(d <= regenSum(r))
 		}
-		w("| %d | %s | %d | %s s | %s s | %d | %s s | %s s | %d | %s | %s s | %s s | %d |\n", r.round, over, int(a.regenCount), secs(regenSum(r)),
+		vsUp := "—"
+		for _, u := range b.of("upstream") {
+			if u.round == r.round {
+				vsUp = ratio(r.allReady, u.allReady)
+			}
+		}
+		w("| %d | %s | %s | %d | %s s | %s s | %d | %s s | %s s | %d | %s | %s s | %s s | %d |\n", r.round, vsUp, over, int(a.regenCount), secs(regenSum(r)),
 			secs(seconds(a.regenSum/max(a.regenCount, 1))), int(a.putCount), secs(seconds(a.putSum/max(a.putCount, 1))), secs(seconds(a.putSum)), int(a.create429), met,
 			secs(seconds(a.waitMean)), secs(seconds(a.processingMean)), int(a.parallelLimit))
 	}
+	b.limiterRange(w)
 	w("\n")
+}
+
+// limiterRange says how far the limiter's wait and processing times ranged over the chained rounds:
+// the agent runs through the whole bench, so each round starts with the limiter as the previous
+// requests left it (auto-adjusted on the mean processing time of its last 10).
+func (b *burstReport) limiterRange(w func(string, ...any)) {
+	var wait, proc []time.Duration
+	for _, r := range b.runs {
+		if r.agent.createProcessed > 0 {
+			wait, proc = append(wait, seconds(r.agent.waitMean)), append(proc, seconds(r.agent.processingMean))
+		}
+	}
+	if len(wait) == 0 {
+		return
+	}
+	w("\nOver the chained rounds of both plugins the limiter's mean wait of the last 10 PUTs ranged %s–%s s and their mean processing %s–%s s; the regeneration mean stays a fraction of a second. The agent runs through the whole bench, so every round starts with the limiter as the requests before it left it (auto-adjusted from the processing time of its last 10 requests): that carry-over is what a node sees too, and the rotation hands it to both plugins alike.\n",
+		secs(slices.Min(wait)), secs(slices.Max(wait)), secs(slices.Min(proc)), secs(slices.Max(proc)))
 }
 
 func (b *burstReport) perRound(w func(string, ...any)) {
