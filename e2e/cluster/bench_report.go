@@ -168,6 +168,29 @@ func (b *burstReport) targets(w func(string, ...any), chain, up []*burstRound) {
 		released = released && len(r.problems) == 0 && r.deleteErr == ""
 	}
 	w("| every endpoint and IP released, nothing queued, after every delete phase | %s | all rounds | %s |\n\n", b.releaseSummary(), yes(released))
+	b.ratioSpread(w, chain)
+}
+
+// ratioSpread says how far the per-round ratios to upstream spread: how much the medians can be
+// trusted on this machine.
+func (b *burstReport) ratioSpread(w func(string, ...any), chain []*burstRound) {
+	var rs []float64
+	for _, r := range chain {
+		for _, u := range b.of("upstream") {
+			if u.round == r.round && u.allReady > 0 {
+				rs = append(rs, float64(r.allReady)/float64(u.allReady))
+			}
+		}
+	}
+	if len(rs) < 2 {
+		return
+	}
+	lo, hi := slices.Min(rs), slices.Max(rs)
+	w("Per round (the two plugins back to back), cilium-chain's all-Ready time was %.2f–%.2f× upstream's", lo, hi)
+	if lo < 1 && hi > 1 {
+		w(": faster in some rounds, slower in others, so the median ratio of %d rounds on these shared cores is not a stable figure", len(rs))
+	}
+	w("; the split below shows where the time goes.\n\n")
 }
 
 func (b *burstReport) releaseSummary() string {
@@ -273,8 +296,8 @@ func (b *burstReport) deletePhase(w func(string, ...any)) {
 
 func (b *burstReport) chart(path string) error {
 	ch := bench.NodeChart{
-		Title:    fmt.Sprintf("%d pods at once on a real node: Flannel alone, + cilium-chain, + upstream cilium-cni", b.replicas),
-		Subtitle: fmt.Sprintf("make bench-cluster, %s, %d rounds, cilium-agent v1.20.2 with its default API rate limits", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.rounds),
+		Title:    fmt.Sprintf("%d pods at once on a real node (make bench-cluster)", b.replicas),
+		Subtitle: fmt.Sprintf("%s, %d rounds, cilium-agent v1.20.2 with its default API rate limits", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.rounds),
 		Legend:   "dots: samples; box: p25-p75; whiskers: p5-p95; bar: median",
 	}
 	panel := func(title string, f func(*burstRound) []time.Duration) {
