@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +46,7 @@ func run() error {
 	raw := flag.String("raw", "bench/tmp/results.json", "raw samples (JSON), for -replot")
 	replot := flag.Bool("replot", false, "only redraw -out and -chart from -raw, measuring nothing")
 	flag.DurationVar(&o.AgentWait, "agent-wait", 20*time.Minute, "wait at most this long for the agent lock and other agents")
+	ab := flag.String("ab", "", "only compare plugin builds, name=path,name=path…: one-process ADD+DEL, interleaved (make bench-ab)")
 	flag.Parse()
 	if *replot {
 		res, err := bench.LoadJSON(*raw)
@@ -74,6 +76,13 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *ab != "" {
+		bins, err := parseBinaries(*ab)
+		if err != nil {
+			return err
+		}
+		return bench.RunAB(ctx, o.Paths, bins, o.ProcRuns, os.Stdout)
+	}
 	res, runErr := bench.Run(ctx, o)
 	if err := os.MkdirAll(filepath.Dir(*raw), 0o755); err != nil {
 		return err
@@ -86,6 +95,23 @@ func run() error {
 	}
 	o.Logf("wrote %s, %s and %s", *out, *chart, *raw)
 	return runErr
+}
+
+// parseBinaries reads -ab's name=path list.
+func parseBinaries(list string) ([]bench.Binary, error) {
+	var bins []bench.Binary
+	for _, item := range strings.Split(list, ",") {
+		name, path, ok := strings.Cut(item, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("-ab: %q is not name=path", item)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		bins = append(bins, bench.Binary{Name: name, Path: abs})
+	}
+	return bins, nil
 }
 
 func write(res *bench.Results, out, chart string) error {
