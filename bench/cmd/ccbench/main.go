@@ -35,7 +35,8 @@ func run() error {
 	flag.StringVar(&peerDir, "peer-dir", peerDir, "PEER_DIR of e2e/peers.sh")
 	out := flag.String("out", "bench/results.md", "Markdown report")
 	chart := flag.String("chart", "bench/results.png", "PNG chart")
-	flag.IntVar(&o.Cycles, "cycles", 150, "interleaved a b c d rounds through cnitool")
+	nodeMD := flag.String("node-results", "bench/results-node.md", "the real-node bench's report (make bench-cluster), whose headline the report copies")
+	flag.IntVar(&o.Cycles, "cycles", 150, "interleaved rounds of every variant through cnitool")
 	flag.IntVar(&o.Warmup, "warmup", 5, "rounds discarded first")
 	flag.IntVar(&o.ProcRuns, "proc-runs", 30, "direct execs per plugin")
 	flag.IntVar(&o.Pods, "pods", 100, "pods ADDed at once")
@@ -53,7 +54,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		return write(res, *out, *chart)
+		return write(res, *out, *chart, *nodeMD)
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root: network namespaces, mounts, the real agent")
@@ -90,7 +91,7 @@ func run() error {
 	if err := res.SaveJSON(*raw); err != nil {
 		return err
 	}
-	if err := write(res, *out, *chart); err != nil {
+	if err := write(res, *out, *chart, *nodeMD); err != nil {
 		return err
 	}
 	o.Logf("wrote %s, %s and %s", *out, *chart, *raw)
@@ -114,9 +115,9 @@ func parseBinaries(list string) ([]bench.Binary, error) {
 	return bins, nil
 }
 
-func write(res *bench.Results, out, chart string) error {
+func write(res *bench.Results, out, chart, nodeMD string) error {
 	if err := res.WriteChart(chart); err != nil {
 		return err
 	}
-	return res.WriteMarkdown(out, filepath.Base(chart))
+	return res.WriteMarkdown(out, filepath.Base(chart), nodeMD)
 }
