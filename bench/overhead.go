@@ -17,8 +17,8 @@ type overheadResult struct {
 // maxFailures stops a broken setup early instead of timing error paths.
 const maxFailures = 5
 
-// runOverhead runs warmup+cycles rounds of every variant in turn, each an ADD then a DEL of the variant's own pod,
-// so every variant sees the same machine noise; the warm-up rounds are discarded.
+// runOverhead runs warmup+cycles rounds of every variant in turn, each an ADD then a DEL of the
+// variant's own pod, so every variant sees the same machine noise; the warm-up rounds are discarded.
 func runOverhead(ctx context.Context, f *fakeNode, cycles, warmup int) (*overheadResult, error) {
 	res := &overheadResult{Variants: f.variants}
 	pods := make([]netnsName, len(f.variants))

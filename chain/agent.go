@@ -26,8 +26,8 @@ import (
 // connection refused, 429, 503) are retried with backoff until the caller's context expires.
 type Agent struct {
 	socket string
-	// The generated client's two services the plugin calls, not the whole CiliumAPI: that one links
-	// (and so loads and initialises in every CNI call) the bgp, ipam, policy, prefilter and service clients too.
+	// The generated client's two services the plugin calls, not the whole CiliumAPI, which links the
+	// bgp, ipam, policy, prefilter and service clients too and builds every one of them per call.
 	endpoints endpoint.ClientService
 	daemon    daemon.ClientService
 	hints     *retryHints
