@@ -177,8 +177,10 @@ func TestRuntimeRules(t *testing.T) {
 			for name, content := range tt.files {
 				writeFile(t, filepath.Join(n.confDir, name), content, 0o644)
 			}
+			// CRI-O asks every binary VERSION: the fakes answer as plugins do.
+			writeFile(t, n.source, versionScript, 0o755)
 			for _, b := range tt.binaries {
-				writeFile(t, filepath.Join(n.binDir, b), "#!/bin/sh\n", 0o755)
+				writeFile(t, filepath.Join(n.binDir, b), versionScript, 0o755)
 			}
 			in, err := newInstaller(mustConfig(t, n.args("--container-runtime="+tt.runtime, "--primary-network=cbr0")), quietLogger())
 			if err != nil {
