@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,19 +60,9 @@ func TestRuntimeModelInstallerAndDoctorAgree(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := newTestNode(t)
-			writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelPrimary, 0o644)
-			for name, content := range tt.files {
-				writeFile(t, filepath.Join(n.confDir, name), content, 0o644)
-			}
-			writeFile(t, n.source, versionScript, 0o755)
 			bins := map[string]string{"flannel": versionScript, "portmap": versionScript}
-			for name, content := range tt.binaries {
-				bins[name] = content
-			}
-			for name, content := range bins {
-				writeFile(t, filepath.Join(n.binDir, name), content, 0o755)
-			}
+			maps.Copy(bins, tt.binaries)
+			n := flannelNodeWith(t, tt.files, bins)
 
 			in, err := newInstaller(mustConfig(t, n.args("--container-runtime="+tt.runtime)), quietLogger())
 			if err != nil {
@@ -94,6 +85,22 @@ func TestRuntimeModelInstallerAndDoctorAgree(t *testing.T) {
 	}
 }
 
+// flannelNodeWith is a test node with Flannel's conflist, other files and plugin binaries (name →
+// script); the plugin in the image answers VERSION, as CRI-O asks every binary.
+func flannelNodeWith(t *testing.T, files, binaries map[string]string) testNode {
+	t.Helper()
+	n := newTestNode(t)
+	writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelPrimary, 0o644)
+	for name, content := range files {
+		writeFile(t, filepath.Join(n.confDir, name), content, 0o644)
+	}
+	writeFile(t, n.source, versionScript, 0o755)
+	for name, content := range binaries {
+		writeFile(t, filepath.Join(n.binDir, name), content, 0o755)
+	}
+	return n
+}
+
 // TestDoctorRuntimeSpellings: the doctor takes the runtime from the installer's --container-runtime
 // and its variable (which the DaemonSet's ConfigMap sets), and still from its old --runtime.
 func TestDoctorRuntimeSpellings(t *testing.T) {
@@ -108,8 +115,7 @@ func TestDoctorRuntimeSpellings(t *testing.T) {
 		{name: "deprecated --runtime beats the variable", env: map[string]string{"CILIUM_CHAIN_CONTAINER_RUNTIME": "containerd"}, args: []string{"--runtime=crio"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := newTestNode(t)
-			writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelPrimary, 0o644)
+			n := flannelNodeWith(t, nil, nil)
 			rep := runDoctorOn(t, n, tc.env, tc.args...)
 			for _, f := range rep.Findings {
 				if f.Check == "runtime loads" {
