@@ -9,7 +9,7 @@ import (
 // WriteChart draws the latency distributions: ADD and DEL through cnitool per variant, the parallel
 // ADDs per scenario, and the real agent's ADD split.
 func (res *Results) WriteChart(path string) error {
-	const width, height = 1400, 1900
+	const width, height = 1400, 2200
 	c := newCanvas(width, height)
 	y := 20
 	c.text(20, y, "cilium-chain vs upstream cilium-cni v1.20.2 (generic-veth)", 3, black)

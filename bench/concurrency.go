@@ -120,7 +120,7 @@ func runConcurrency(ctx context.Context, f *fakeNode, pods []netnsName, sc scena
 func scenarios(vs []variant, slow bool) []scenario {
 	agentLike := limit{Name: "agent defaults", Rate: 0.5, Burst: 4, Parallel: 4, MaxWait: 60 * time.Second}
 	fast := limit{Name: "fast", Rate: 50, Burst: 20, Parallel: 20, MaxWait: 60 * time.Second}
-	upstream, chain := vs[2], vs[3]
+	upstream, chain := byKey(vs, "c"), byKey(vs, "d")
 	out := []scenario{
 		{Limit: fast, Variant: upstream},
 		{Limit: fast, Variant: chain, Note: "add-timeout 60s (default)"},

@@ -17,8 +17,8 @@ type overheadResult struct {
 // maxFailures stops a broken setup early instead of timing error paths.
 const maxFailures = 5
 
-// runOverhead runs warmup+cycles rounds of a b c d, each an ADD then a DEL of the variant's own pod,
-// so every variant sees the same machine noise; the warm-up rounds are discarded.
+// runOverhead runs warmup+cycles rounds of every variant in turn, each an ADD then a DEL of the
+// variant's own pod, so every variant sees the same machine noise; the warm-up rounds are discarded.
 func runOverhead(ctx context.Context, f *fakeNode, cycles, warmup int) (*overheadResult, error) {
 	res := &overheadResult{Variants: f.variants}
 	pods := make([]netnsName, len(f.variants))
@@ -59,6 +59,24 @@ func runOverhead(ctx context.Context, f *fakeNode, cycles, warmup int) (*overhea
 		return nil, fmt.Errorf("%d endpoints left in the fake after the DELs", n)
 	}
 	return res, f.problems()
+}
+
+// index is the position of the variant with that key.
+func (r *overheadResult) index(key string) int {
+	for i, v := range r.Variants {
+		if v.Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// medians are the ADD and DEL medians of the variant with that key.
+func (r *overheadResult) medians(key string) (add, del time.Duration) {
+	if i := r.index(key); i >= 0 {
+		return r.Add[i].median(), r.Del[i].median()
+	}
+	return 0, 0
 }
 
 // cycle is ADD+DEL per round, for the variant at index i.

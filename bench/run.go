@@ -12,7 +12,7 @@ import (
 // Options size the run.
 type Options struct {
 	Paths      Paths
-	Cycles     int  // interleaved a b c d rounds through cnitool
+	Cycles     int  // interleaved rounds of every variant through cnitool
 	Warmup     int  // rounds discarded before those
 	ProcRuns   int  // direct execs per plugin for the process figures
 	Pods       int  // pods ADDed at once
@@ -73,7 +73,7 @@ func runFakeParts(ctx context.Context, o Options, res *Results) (err error) {
 	}
 	defer func() { err = errors.Join(err, f.close()) }()
 
-	o.Logf("ADD/DEL overhead: %d+%d interleaved rounds of a b c d through cnitool", o.Warmup, o.Cycles)
+	o.Logf("ADD/DEL overhead: %d+%d interleaved rounds of every variant through cnitool", o.Warmup, o.Cycles)
 	if res.Overhead, err = runOverhead(ctx, f, o.Cycles, o.Warmup); err != nil {
 		return fmt.Errorf("overhead: %w", err)
 	}
@@ -121,6 +121,6 @@ func runRealParts(ctx context.Context, o Options, res *Results) (err error) {
 	res.RealStartup = r.startups
 	o.Logf("real agent ready after %s; %d rounds of upstream, cilium-chain", r.startups.Round(time.Millisecond), o.RealCycles)
 	vs := variants(r.dir)
-	res.Real, err = runRealShare(ctx, r, []variant{vs[2], vs[3]}, o.RealCycles)
+	res.Real, err = runRealShare(ctx, r, []variant{byKey(vs, "c"), byKey(vs, "d")}, o.RealCycles)
 	return err
 }

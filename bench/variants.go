@@ -34,7 +34,9 @@ func (v variant) withKeys(extra map[string]any) map[string]any {
 	return m
 }
 
-// variants are (a)–(d). Both Cilium plugins use the entry upstream documents for generic-veth and
+// variants are the rows of the cnitool table: Flannel alone, the no-op, the no-op linked with
+// cilium-chain's packages (bi: the floor of any plugin that links the mandated API client), upstream,
+// cilium-chain. Both Cilium plugins use the entry upstream documents for generic-veth and
 // find the agent through CILIUM_SOCK; cilium-chain keeps its default state dir (on tmpfs where /run is;
 // the network's records there are removed with the libcni cache) and only gets its deletion queue moved into the run
 // dir (the default is the real agent's). Logging stays at each plugin's default.
@@ -42,6 +44,7 @@ func variants(runDir string) []variant {
 	return []variant{
 		{Key: "a", Label: "Flannel alone"},
 		{Key: "b", Label: "no-op chained", Type: noopType, entry: map[string]any{"type": noopType}},
+		{Key: "bi", Label: "no-op + cilium-chain's imports", Type: noopImportsType, entry: map[string]any{"type": noopImportsType}},
 		{Key: "c", Label: "upstream cilium-cni", Type: upstreamType, entry: map[string]any{"type": upstreamType, "chaining-mode": "generic-veth"}},
 		{Key: "d", Label: "cilium-chain", Type: chainType, entry: map[string]any{
 			"type": chainType, "chaining-mode": "generic-veth",
@@ -50,16 +53,25 @@ func variants(runDir string) []variant {
 	}
 }
 
-// procExtras join (b)–(d) in the process figures only, to split cilium-chain's cost: its imports alone,
-// and its ADD with the attachment store on disk (diskDir) instead of on tmpfs, where (d) keeps it for
-// these figures (runProcCost mounts one).
+// procExtras join the chained variants in the process figures only, to split cilium-chain's cost: its
+// ADD with the attachment store on disk (diskDir) instead of on tmpfs, where (d) keeps it for these
+// figures (runProcCost mounts one).
 func procExtras(diskDir string) []variant {
 	return []variant{
-		{Key: "bi", Label: "no-op + cilium-chain's imports", Type: noopImportsType, entry: map[string]any{"type": noopImportsType}},
 		{Key: "dd", Label: "cilium-chain, state-dir on disk", Type: chainType, entry: map[string]any{
 			"type": chainType, "chaining-mode": "generic-veth",
 			"state-dir":        filepath.Join(diskDir, "chain-state"),
 			"delete-queue-dir": filepath.Join(diskDir, "chain-queue"),
 		}},
 	}
+}
+
+// byKey is the variant with that key; the tables and scenarios name their rows by key, not position.
+func byKey(vs []variant, key string) variant {
+	for _, v := range vs {
+		if v.Key == key {
+			return v
+		}
+	}
+	panic("bench: no variant " + key) // a typo in this package, caught by every run
 }

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	clientapi "github.com/cilium/cilium/api/v1/client"
 	"github.com/cilium/cilium/api/v1/client/daemon"
 	"github.com/cilium/cilium/api/v1/client/endpoint"
 	"github.com/cilium/cilium/api/v1/models"
@@ -27,14 +26,21 @@ import (
 // connection refused, 429, 503) are retried with backoff until the caller's context expires.
 type Agent struct {
 	socket string
-	api    *clientapi.CiliumAPI
-	hints  *retryHints
+	// The generated client's two services the plugin calls, not the whole CiliumAPI, which links the
+	// bgp, ipam, policy, prefilter and service clients too and builds every one of them per call.
+	endpoints endpoint.ClientService
+	daemon    daemon.ClientService
+	hints     *retryHints
 	// backoff bounds; tests shorten them.
 	minBackoff, maxBackoff time.Duration
 	// failFastDown: give up at once when nothing listens (no socket, refused) instead of waiting for a
 	// restarting agent. DEL wants this: the deletion queue covers an agent that is down or starting.
 	failFastDown bool
 }
+
+// apiBasePath is the generated client's DefaultBasePath (api/v1/client), which only the CiliumAPI
+// package declares.
+const apiBasePath = "/v1"
 
 // NewAgent returns a client for the agent listening on socket. Nothing is dialled until a call.
 func NewAgent(socket string) *Agent {
@@ -46,11 +52,12 @@ func NewAgent(socket string) *Agent {
 			return d.DialContext(ctx, "unix", socket)
 		},
 	}
-	rt := runtime_client.New("localhost", clientapi.DefaultBasePath, []string{"http"})
+	rt := runtime_client.New("localhost", apiBasePath, []string{"http"})
 	rt.Transport = &hintingTransport{next: tr, hints: hints}
 	return &Agent{
 		socket:     socket,
-		api:        clientapi.New(rt, strfmt.Default),
+		endpoints:  endpoint.New(rt, strfmt.Default),
+		daemon:     daemon.New(rt, strfmt.Default),
 		hints:      hints,
 		minBackoff: 50 * time.Millisecond,
 		maxBackoff: 2 * time.Second,
@@ -74,7 +81,7 @@ func (a *Agent) PutEndpoint(ctx context.Context, req *models.EndpointChangeReque
 		var wrote atomic.Bool
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 		params := endpoint.NewPutEndpointIDParamsWithContext(ctx).WithID("cilium-local:0").WithEndpoint(req)
-		ok, err := a.api.Endpoint.PutEndpointID(params, slimCreated)
+		ok, err := a.endpoints.PutEndpointID(params, slimCreated)
 		if wrote.Load() && !refused(err) {
 			sent = true
 		}
@@ -89,7 +96,7 @@ func (a *Agent) PutEndpoint(ctx context.Context, req *models.EndpointChangeReque
 // DeleteEndpoint deletes by endpoint ID; an endpoint that is already gone is not an error.
 func (a *Agent) DeleteEndpoint(ctx context.Context, id string) error {
 	return a.retry(ctx, "DELETE /endpoint", deleteRetryable, func(ctx context.Context) error {
-		_, _, err := a.api.Endpoint.DeleteEndpointID(endpoint.NewDeleteEndpointIDParamsWithContext(ctx).WithID(id))
+		_, _, err := a.endpoints.DeleteEndpointID(endpoint.NewDeleteEndpointIDParamsWithContext(ctx).WithID(id))
 		if statusCode(err) == http.StatusNotFound {
 			return nil
 		}
@@ -102,7 +109,7 @@ func (a *Agent) DeleteEndpoint(ctx context.Context, id string) error {
 func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, error) {
 	var ep *models.Endpoint
 	err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
-		ok, err := a.api.Endpoint.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id))
+		ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id))
 		if err == nil {
 			ep = ok.Payload
 		}
@@ -118,7 +125,7 @@ func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, e
 func (a *Agent) ListEndpoints(ctx context.Context) ([]*models.Endpoint, error) {
 	var eps []*models.Endpoint
 	err := a.retry(ctx, "GET /endpoint", transient, func(ctx context.Context) error {
-		ok, err := a.api.Endpoint.GetEndpoint(endpoint.NewGetEndpointParamsWithContext(ctx))
+		ok, err := a.endpoints.GetEndpoint(endpoint.NewGetEndpointParamsWithContext(ctx))
 		if err == nil {
 			eps = ok.Payload
 		}
@@ -132,7 +139,7 @@ func (a *Agent) ListEndpoints(ctx context.Context) ([]*models.Endpoint, error) {
 
 // Healthz is GET /healthz, without retries: STATUS wants the state now.
 func (a *Agent) Healthz(ctx context.Context) (*models.StatusResponse, error) {
-	ok, err := a.api.Daemon.GetHealthz(daemon.NewGetHealthzParamsWithContext(ctx))
+	ok, err := a.daemon.GetHealthz(daemon.NewGetHealthzParamsWithContext(ctx))
 	if err != nil {
 		return nil, a.classify("GET /healthz", err)
 	}
@@ -143,7 +150,7 @@ func (a *Agent) Healthz(ctx context.Context) (*models.StatusResponse, error) {
 func (a *Agent) Config(ctx context.Context) (*models.DaemonConfiguration, error) {
 	var cfg *models.DaemonConfiguration
 	err := a.retry(ctx, "GET /config", transient, func(ctx context.Context) error {
-		ok, err := a.api.Daemon.GetConfig(daemon.NewGetConfigParamsWithContext(ctx))
+		ok, err := a.daemon.GetConfig(daemon.NewGetConfigParamsWithContext(ctx))
 		if err == nil {
 			cfg = ok.Payload
 		}

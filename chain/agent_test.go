@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	clientapi "github.com/cilium/cilium/api/v1/client"
 	"github.com/cilium/cilium/api/v1/models"
 
 	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
@@ -127,4 +128,10 @@ func TestAgentDeleteNotFoundIsSuccess(t *testing.T) {
 	env := newTestEnv(t)
 	err := fastAgent(env.agent.Socket()).DeleteEndpoint(context.Background(), endpointID("nope", "eth0"))
 	wantKind(t, err, nil, "")
+}
+
+func TestAPIBasePathIsTheGeneratedClients(t *testing.T) {
+	if apiBasePath != clientapi.DefaultBasePath {
+		t.Fatalf("apiBasePath %q, the generated client's DefaultBasePath is %q", apiBasePath, clientapi.DefaultBasePath)
+	}
 }

@@ -1,7 +1,9 @@
 package chain
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -98,6 +100,36 @@ func BenchmarkEndpointRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := json.Marshal(endpointRequest(c, att, pair, labels)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAddDel: ADD then DEL of one pod as the plugin runs them (config, call, veth discovery over
+// netlink, record, PUT; config, DELETE), on a real veth against the fake agent, logging at info level
+// to nowhere. Needs root. Its CPU profile is the one bench/profile.md tried as a PGO profile.
+func BenchmarkAddDel(b *testing.B) {
+	env, n, p := podEnv(b)
+	add := env.conf("0.3.1", map[string]any{"prevResult": p.prevResult("0.3.1")})
+	del := env.conf("0.3.1", nil)
+	logger := logrus.New()
+	logger.SetOutput(io.Discard)
+	call := func(stdin []byte, load func([]byte, func(string) string) (*Config, error)) *Call {
+		conf, err := load(stdin, noEnv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := NewCall(conf, "0123456789abcdef", p.ns.Path(), "eth0", benchArgs, logrus.NewEntry(logger))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	for b.Loop() {
+		if _, err := addInNode(n, call(add, LoadConfig)); err != nil {
+			b.Fatal(err)
+		}
+		if err := n.run(func() error { return call(del, LoadConfigLenient).Del(context.Background()) }); err != nil {
 			b.Fatal(err)
 		}
 	}

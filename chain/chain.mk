@@ -4,7 +4,7 @@ FUZZTIME ?= 10s
 .PHONY: test-unit test-fuzz-short fuzz
 
 test-unit: build $(TESTFILTER) ## every Go test (soak aside); the netns and cnitool ones need root and skip without it
-	$(GOTEST_JSON) -count=1 -timeout 20m -skip '^TestSoak$$' ./chain/... ./plugin/... ./install/... ./e2e/peer/... \
+	$(GOTEST_JSON) -count=1 -timeout 20m -skip '^TestSoak$$' ./chain/... ./plugin/... ./install/... ./e2e/peer/... ./bench/ \
 		./internal/... $(TO_FILTER)
 
 FUZZ_PKGS := ./chain/ ./install/

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,14 +85,22 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 const maxTimeout = 10 * time.Minute
 
+// defaults is the configuration with every default tag applied, read once per process.
+var defaults = mustDefaults()
+
 // Defaults read from the tags, for the installer's checks and tests that look at records.
 var (
-	DefaultStateDir       = Defaults().StateDir
-	DefaultDeleteQueueDir = Defaults().DeleteQueueDir
+	DefaultStateDir       = defaults.StateDir
+	DefaultDeleteQueueDir = defaults.DeleteQueueDir
 )
 
 // Defaults is the configuration with every default applied and nothing else.
 func Defaults() *Config {
+	conf := *defaults
+	return &conf
+}
+
+func mustDefaults() *Config {
 	conf := &Config{}
 	if err := setDefaults(conf); err != nil {
 		panic(err) // a malformed default tag: a programming error every test catches
@@ -132,22 +141,33 @@ func loadConfig(stdin []byte, getenv func(string) string, strict bool) (*Config,
 	if env := getenv("CILIUM_SOCK"); env != "" {
 		conf.SocketPath = env
 	}
-	known := configKeys()
+	keys := make([]string, 0, len(present))
 	for k := range present {
-		switch why, ok := known[k]; {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fields := configFields()
+	var bad error
+	for _, k := range keys {
+		f, ok := fields[k]
+		switch {
 		case !ok:
 			conf.Unknown = append(conf.Unknown, k)
-		case why != "":
-			conf.Ignored = append(conf.Ignored, k+": "+why)
+			continue
+		case f.ignored != "":
+			conf.Ignored = append(conf.Ignored, k+": "+f.ignored)
+		}
+		// Each value into its own field: decoding stdin into the whole struct makes encoding/json
+		// build its field tables for Config and NetConf, a cost every CNI call would pay.
+		if err := json.Unmarshal(present[k], reflect.ValueOf(conf).Elem().FieldByIndex(f.index).Addr().Interface()); err != nil && bad == nil {
+			bad = fmt.Errorf("%w: key %q: %w", ErrInvalidConfig, k, err)
 		}
 	}
-	sort.Strings(conf.Unknown)
-	sort.Strings(conf.Ignored)
 	if strict && len(conf.Unknown) > 0 {
 		return nil, fmt.Errorf("%w: unknown key %q", ErrInvalidConfig, conf.Unknown[0])
 	}
-	if err := json.Unmarshal(stdin, conf); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, offendingKey(present, err))
+	if bad != nil {
+		return nil, bad
 	}
 	if _, ok := present["log-level"]; !ok && conf.EnableDebug {
 		conf.LogLevel = "debug"
@@ -158,42 +178,45 @@ func loadConfig(stdin []byte, getenv func(string) string, strict bool) (*Config,
 	return conf, nil
 }
 
-// offendingKey names the key whose value failed to decode (encoding/json does not, for errors from
-// an UnmarshalJSON method), decoding each key alone. Only on the error path.
-func offendingKey(present map[string]json.RawMessage, err error) error {
-	keys := make([]string, 0, len(present))
-	for k := range present {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		one, _ := json.Marshal(map[string]json.RawMessage{k: present[k]})
-		if kerr := json.Unmarshal(one, &Config{}); kerr != nil {
-			return fmt.Errorf("key %q: %w", k, kerr)
-		}
-	}
-	return err
+// configField is where an accepted key's value goes, and why it is ignored ("" if it is used).
+type configField struct {
+	index   []int
+	ignored string
 }
 
-// configKeys maps every accepted key (this struct's and the embedded NetConf's json tags) to its
-// ignored reason, "" if it is used.
-func configKeys() map[string]string {
-	keys := map[string]string{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Anonymous {
-				walk(f.Type)
-				continue
-			}
-			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
-				keys[name] = f.Tag.Get("ignored")
+// configFields maps every accepted key (this struct's and the embedded NetConf's json tags) to its
+// field. As in encoding/json, a field of Config shadows the embedded NetConf's field of the same key
+// (prevResult, cni.dev/valid-attachments); keys match exactly.
+func configFields() map[string]configField {
+	fields := map[string]configField{}
+	t := reflect.TypeFor[Config]()
+	var embedded [][]int
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Anonymous {
+			embedded = append(embedded, f.Index)
+		} else if name := jsonKey(f); name != "" {
+			fields[name] = configField{index: f.Index, ignored: f.Tag.Get("ignored")}
+		}
+	}
+	for _, outer := range embedded {
+		et := t.FieldByIndex(outer).Type
+		for i := range et.NumField() {
+			f := et.Field(i)
+			if name := jsonKey(f); name != "" && fields[name].index == nil {
+				fields[name] = configField{index: append(append([]int{}, outer...), i), ignored: f.Tag.Get("ignored")}
 			}
 		}
 	}
-	walk(reflect.TypeFor[Config]())
-	return keys
+	return fields
+}
+
+// jsonKey is a field's key in the conflist, "" if it has none.
+func jsonKey(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	return name
 }
 
 // setDefaults fills every field from its default tag.
@@ -210,7 +233,7 @@ func setDefaults(conf *Config) error {
 		case *string:
 			*p = def
 		case *int:
-			_, err = fmt.Sscan(def, p)
+			*p, err = strconv.Atoi(def)
 		case *Duration:
 			p.Duration, err = time.ParseDuration(def)
 		default:

@@ -18,12 +18,12 @@ var cniVersions = []string{"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 
 // testEnv is a fake agent plus the directories a call needs, all removed at the end of the test.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	agent *fakeagent.Agent
 	dir   string
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	agent, dir := fakeagent.StartTemp(t)
 	return &testEnv{t: t, agent: agent, dir: dir}
@@ -75,14 +75,14 @@ func (e *testEnv) queueFiles() []string {
 	return files
 }
 
-func testLog(t *testing.T) *logrus.Entry {
+func testLog(t testing.TB) *logrus.Entry {
 	log := logrus.New()
 	log.SetOutput(testWriter{t})
 	log.SetLevel(logrus.DebugLevel)
 	return logrus.NewEntry(log)
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -15,7 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces and veth pairs; run as root (CI does)")
@@ -24,11 +24,11 @@ func requireRoot(t *testing.T) {
 
 // node is a "node" netns (where the plugin runs) with pods in netns of their own.
 type node struct {
-	t  *testing.T
+	t  testing.TB
 	ns ns.NetNS
 }
 
-func newNode(t *testing.T) *node {
+func newNode(t testing.TB) *node {
 	t.Helper()
 	requireRoot(t)
 	n, err := testutils.NewNS()
@@ -112,7 +112,7 @@ func (p *pod) prevResult(cniVersion string) map[string]any {
 }
 
 // podEnv is the usual start of a netns test: a fake agent, a node, and a pod with eth0 at 10.244.1.5/24.
-func podEnv(t *testing.T) (*testEnv, *node, *pod) {
+func podEnv(t testing.TB) (*testEnv, *node, *pod) {
 	t.Helper()
 	env, n := newTestEnv(t), newNode(t)
 	p := n.newPod()

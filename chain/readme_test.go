@@ -41,7 +41,7 @@ func TestReadmeKeyTable(t *testing.T) {
 		delete(documented, key)
 	}
 	for key := range documented {
-		if _, known := configKeys()[key]; !known && strings.Contains(key, "-") {
+		if _, known := configFields()[key]; !known && strings.Contains(key, "-") {
 			t.Errorf("README documents key %q, which the code does not accept", key)
 		}
 	}

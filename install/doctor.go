@@ -19,15 +19,9 @@ import (
 type doctorConfig struct {
 	*config
 	output         string
-	runtime        string
 	deleteQueueDir string
 	timeout        time.Duration
 }
-
-const (
-	runtimeContainerd = "containerd"
-	runtimeCRIO       = "crio"
-)
 
 const doctorIntro = `cilium-chain-install doctor checks a node's cilium-chain setup and says what is wrong.
 
@@ -52,8 +46,7 @@ func parseDoctorConfig(args []string, lookupEnv func(string) (string, bool), usa
 	f := newFlags(dc.config)
 	f.section = "Doctor"
 	f.str(&dc.output, "output", "table", "table or json")
-	f.str(&dc.runtime, "runtime", runtimeContainerd,
-		"whose rules pick the conflist: containerd (the lexically first file; an invalid one fails the load)\nor crio (the first file that parses and whose plugin binaries all exist; crio.conf's cni_default_network is not read)")
+	f.str(&dc.config.runtime, "runtime", runtimeContainerd, "deprecated spelling of --container-runtime (the installer's; the DaemonSet sets it)")
 	f.str(&dc.deleteQueueDir, "delete-queue-dir", chain.DefaultDeleteQueueDir, "the agent's deletion queue, as mounted")
 	f.duration(&dc.timeout, "timeout", 5*time.Second, "deadline for each question to the agent and the installer")
 	if err := f.parse(args, lookupEnv, usageOut, doctorIntro); err != nil {
@@ -65,8 +58,6 @@ func parseDoctorConfig(args []string, lookupEnv func(string) (string, bool), usa
 	switch {
 	case dc.output != "table" && dc.output != "json":
 		return nil, fmt.Errorf("--output must be table or json, not %q", dc.output)
-	case dc.runtime != runtimeContainerd && dc.runtime != runtimeCRIO:
-		return nil, fmt.Errorf("--runtime must be %s or %s, not %q", runtimeContainerd, runtimeCRIO, dc.runtime)
 	case dc.timeout <= 0:
 		return nil, fmt.Errorf("--timeout must be positive, not %s", dc.timeout)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,100 +20,46 @@ type loadedConflist struct {
 	path string
 }
 
-// checkConflist finds the file the runtime loads, by its rules, and judges it: it must chain
-// cilium-chain under the primary's network name. It returns the loaded network, nil if none.
+// checkConflist finds the file the runtime loads, by its rules (cniRuntime), and judges it: it must
+// chain cilium-chain under the primary's network name. It returns the loaded network, nil if none.
 func (d *doctor) checkConflist() *loadedConflist {
-	paths, err := libcni.ConfFiles(d.cfg.confDir, confExtensions)
+	valid, skipped, err := scanConfDir(d.cfg.confDir)
 	if err != nil {
-		d.r.fail(areaConflist, "conf dir", fmt.Sprintf("cannot list %s: %v", d.cfg.confDir, err), "")
+		d.r.fail(areaConflist, "conf dir", "cannot "+err.Error(), "")
 		return nil
 	}
-	slices.Sort(paths)
-	if len(paths) == 0 {
+	files := confOrder(valid, skipped)
+	if len(files) == 0 {
 		d.r.fail(areaConflist, "runtime loads", fmt.Sprintf("no CNI config in %s: the node is NotReady", d.cfg.confDir),
 			"is the primary CNI (e.g. Flannel) installed? cilium-chain only chains onto an existing network")
 		return nil
 	}
-	var loaded *loadedConflist
-	if d.cfg.runtime == runtimeCRIO {
-		loaded = d.crioChoice(paths)
-	} else {
-		loaded = d.containerdChoice(paths)
-	}
-	if loaded == nil {
-		return nil
-	}
-	d.judgeLoaded(loaded)
-	return loaded
-}
-
-// containerdChoice: containerd (go-cni) loads the lexically first file and fails the whole load when
-// that file is invalid, keeping whatever it loaded before; it does not look at binaries.
-func (d *doctor) containerdChoice(paths []string) *loadedConflist {
-	first := paths[0]
-	list, err := loadList(first)
-	if err != nil {
-		d.r.fail(areaConflist, "runtime loads", fmt.Sprintf("containerd cannot load %s, the lexically first file: %v; it keeps its previous config (or the node is NotReady)", first, err),
-			fmt.Sprintf("fix or remove %s", first))
-		return nil
-	}
-	d.r.ok(areaConflist, "runtime loads", fmt.Sprintf("containerd loads %s (network %q), the lexically first of %d file(s)", first, list.Name, len(paths)))
-	return &loadedConflist{NetworkConfigList: list, path: first}
-}
-
-// crioChoice: CRI-O (ocicni) skips files that do not parse or whose plugins' binaries are missing or
-// refuse the cniVersion (libcni's ValidateNetworkList) and loads the first that remains.
-func (d *doctor) crioChoice(paths []string) *loadedConflist {
-	for _, p := range paths {
-		list, err := d.crioLoad(p)
-		if err != nil {
-			d.r.warn(areaConflist, "skipped file", fmt.Sprintf("CRI-O skips %s: %v", p, err), "")
+	for _, f := range d.cfg.cniRuntime().choose(files) {
+		switch {
+		case f.fatal:
+			d.r.fail(areaConflist, "runtime loads", fmt.Sprintf("containerd cannot load %s, the lexically first file: %v; it drops the config it had, so its CNI is down (no pod can start) until the file is fixed", f.path, f.refused),
+				fmt.Sprintf("fix or remove %s", f.path))
+			return nil
+		case f.refused != nil:
+			d.r.warn(areaConflist, "skipped file", fmt.Sprintf("CRI-O skips %s: %v", f.path, f.refused), "")
 			continue
 		}
-		d.r.ok(areaConflist, "runtime loads", fmt.Sprintf("CRI-O loads %s (network %q), the first valid of %d file(s)", p, list.Name, len(paths)))
-		return &loadedConflist{NetworkConfigList: list, path: p}
+		list, err := f.conf.list()
+		if err != nil { // it parsed as a config already
+			d.r.fail(areaConflist, "runtime loads", fmt.Sprintf("cannot read %s as a network: %v", f.path, err), "")
+			return nil
+		}
+		how := "CRI-O loads %s (network %q), the first valid of %d file(s)"
+		if d.cfg.runtime == runtimeContainerd {
+			how = "containerd loads %s (network %q), the lexically first of %d file(s)"
+		}
+		d.r.ok(areaConflist, "runtime loads", fmt.Sprintf(how, f.path, list.Name, len(files)))
+		loaded := &loadedConflist{NetworkConfigList: list, path: f.path}
+		d.judgeLoaded(loaded)
+		return loaded
 	}
 	d.r.fail(areaConflist, "runtime loads", fmt.Sprintf("CRI-O finds no valid config in %s: the node is NotReady", d.cfg.confDir), "")
 	return nil
-}
-
-// runtimeCanLoad: CRI-O passes over a file whose plugins are missing, containerd does not look.
-func (d *doctor) runtimeCanLoad(path string) bool {
-	if d.cfg.runtime != runtimeCRIO {
-		return true
-	}
-	_, err := d.crioLoad(path)
-	return err == nil
-}
-
-// crioLoad loads a file as CRI-O does: parsed, and every plugin binary found and willing to speak
-// the network's cniVersion.
-func (d *doctor) crioLoad(path string) (*libcni.NetworkConfigList, error) {
-	list, err := loadList(path)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.cniConfig().ValidateNetworkList(context.Background(), list); err != nil {
-		return nil, err
-	}
-	return list, nil
-}
-
-// loadList reads a file as the runtimes do: a .conflist as a list, anything else as one plugin
-// config (with a type) lifted into a list.
-func loadList(path string) (*libcni.NetworkConfigList, error) {
-	cf, err := readConfFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if !cf.lift {
-		return libcni.ConfListFromBytes(cf.data)
-	}
-	conf, err := libcni.NetworkPluginConfFromBytes(cf.data)
-	if err != nil {
-		return nil, err
-	}
-	return libcni.ConfListFromConf(conf)
 }
 
 // judgeLoaded: the loaded network must hold our plugin, be our file, and keep the primary's name.
@@ -146,13 +91,7 @@ func (d *doctor) checkNetworkName(l *loadedConflist) {
 	if err != nil {
 		return // listed fine a moment ago; the first check reported any error
 	}
-	var others []confFile
-	for _, cf := range valid {
-		if cf.path != l.path && d.runtimeCanLoad(cf.path) {
-			others = append(others, cf)
-		}
-	}
-	primary, ok := pickPrimary(others, "", d.cfg.primaryNetwork)
+	primary, ok := d.cfg.cniRuntime().primary(valid, filepath.Base(l.path), d.cfg.primaryNetwork)
 	switch {
 	case !ok && d.cfg.mode == modeCustom:
 		d.r.ok(areaConflist, "network name", fmt.Sprintf("%q (custom mode, no other network file to compare with)", l.Name))

@@ -172,14 +172,11 @@ func TestRuntimeRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := newTestNode(t)
-			writeFile(t, filepath.Join(n.confDir, "10-flannel.conflist"), flannelPrimary, 0o644)
-			for name, content := range tt.files {
-				writeFile(t, filepath.Join(n.confDir, name), content, 0o644)
-			}
+			bins := map[string]string{}
 			for _, b := range tt.binaries {
-				writeFile(t, filepath.Join(n.binDir, b), "#!/bin/sh\n", 0o755)
+				bins[b] = versionScript // CRI-O asks every binary VERSION: the fakes answer as plugins do
 			}
+			n := flannelNodeWith(t, tt.files, bins)
 			in, err := newInstaller(mustConfig(t, n.args("--container-runtime="+tt.runtime, "--primary-network=cbr0")), quietLogger())
 			if err != nil {
 				t.Fatal(err)

@@ -120,7 +120,7 @@ func (in *installer) desired() desired {
 
 // desiredContent derives (or, in custom mode, reads and checks) the conflist to write.
 func (in *installer) desiredContent(valid []confFile, skipped []skippedFile) desired {
-	p, found := pickPrimary(valid, in.cfg.confName, in.cfg.primaryNetwork)
+	p, found := in.cfg.cniRuntime().primary(valid, in.cfg.confName, in.cfg.primaryNetwork)
 	if in.cfg.mode == modeCustom {
 		path := in.cfg.customConflist
 		data, err := os.ReadFile(path)

@@ -141,7 +141,7 @@ func newFlags(cfg *config) *flags {
 	f.str(&cfg.customRename, "custom-name-mismatch", renameRefuse,
 		"custom mode, when the conflist's network name is not the primary's: refuse (not written, not ready),\nuse-primary (written with the primary's name), or allow (written as given; pods added before\nlose their libcni cache entry and host-local may hand their IPs out again)")
 	f.str(&cfg.runtime, "container-runtime", runtimeContainerd,
-		"whose conf dir rules decide what the node uses: containerd (go-cni fails the node's CNI on an\ninvalid file that sorts first) or crio (CRI-O: skips invalid files and files whose plugin binaries are missing)")
+		"whose conf dir rules decide what the node runs (the installer's readiness, the doctor's findings):\ncontainerd (go-cni runs the lexically first file; an invalid one fails the node's CNI) or crio (CRI-O skips\ninvalid files and files whose plugin binaries are missing or do not speak the cniVersion)")
 
 	f.section = "Plugin binary"
 	f.str(&cfg.binarySource, "binary-source", "/opt/cilium-chain/bin/cilium-chain", "the plugin binary shipped in the image")

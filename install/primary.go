@@ -104,10 +104,14 @@ func pickPrimary(valid []confFile, ownName, wantNetwork string) (confFile, bool)
 	return confFile{}, false
 }
 
-// runtimeChoice is the file the runtime uses: the first valid one. Ours only matters if it is that one.
-func runtimeChoice(valid []confFile) string {
-	if len(valid) == 0 {
-		return ""
+// list is the config as the runtime runs it: a conflist, or a single config lifted into one.
+func (cf confFile) list() (*libcni.NetworkConfigList, error) {
+	if !cf.lift {
+		return libcni.ConfListFromBytes(cf.data)
 	}
-	return valid[0].path
+	conf, err := libcni.NetworkPluginConfFromBytes(cf.data)
+	if err != nil {
+		return nil, err
+	}
+	return libcni.ConfListFromConf(conf)
 }

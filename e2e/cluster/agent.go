@@ -3,11 +3,11 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,10 +15,6 @@ import (
 )
 
 const (
-	// agentLock serializes real agents on this machine: every agent uses /var/run/cilium whatever its
-	// flags say, and other engineers' e2e runs start theirs. Ours has a private /run, but the kernel
-	// state (bpf, sysctls) is shared, so it waits its turn like everyone else.
-	agentLock  = "cilium-chain-agent.lock"
 	agentSock  = "/var/run/cilium/cilium.sock" // the default, which the plugin and the installer use
 	hubbleSock = "/var/run/cilium/hubble.sock" // the default observer socket the Hubble CLI reads
 	// agentRange is the agent's own allocation range (cilium_host's router IP): outside Flannel's
@@ -53,64 +49,20 @@ func applyCiliumCRDs(t *testing.T, e *env, k *kubectl) {
 	t.Logf("Cilium CRDs established: %d", len(strings.Fields(out)))
 }
 
-// takeAgentLock takes an exclusive flock on the host's /run/cilium-chain-agent.lock, then waits until
-// no cilium-agent runs on the machine (another run may not use the lock). Closing the file releases
-// the lock: the caller keeps it open until the very end of the run.
-func takeAgentLock(t *testing.T, e *env) (*os.File, time.Duration) {
+// takeAgentLock takes the machine-wide agent lock (peer.LockAgentOn: the host's
+// /run/cilium-chain-agent.lock, then no cilium-agent left in the host's /proc; ours is not started
+// yet). Our /run is private, but every other agent uses the host's /var/run/cilium and the kernel's
+// bpf state and sysctls are shared, so ours waits its turn. The caller releases at the very end.
+func takeAgentLock(t *testing.T, e *env) (release func(), waited time.Duration) {
 	t.Helper()
 	began := time.Now()
-	f, err := os.OpenFile(filepath.Join(e.hostRun, agentLock), os.O_CREATE|os.O_RDWR, 0o644)
+	release, err := peer.LockAgentOn(context.Background(), e.hostRun, e.hostProc, 30*time.Minute, t.Logf)
 	if err != nil {
 		t.Fatalf("agent lock: %v", err)
 	}
-	for n := 0; ; n++ {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			t.Fatalf("flock: %v", err)
-		}
-		if n%30 == 0 {
-			t.Logf("waiting for /run/%s (held by another run on this machine)...", agentLock)
-		}
-		if time.Since(began) > 30*time.Minute {
-			f.Close()
-			t.Fatalf("agent lock still held after %s", time.Since(began))
-		}
-		time.Sleep(time.Second)
-	}
-	for n := 0; ; n++ {
-		pids := otherAgents(e)
-		if len(pids) == 0 {
-			break
-		}
-		if n%30 == 0 {
-			t.Logf("waiting for other cilium-agent processes to end (host pids %v)...", pids)
-		}
-		if time.Since(began) > 30*time.Minute {
-			f.Close()
-			t.Fatalf("other agents (%v) still running after %s", pids, time.Since(began))
-		}
-		time.Sleep(time.Second)
-	}
-	waited := time.Since(began)
+	waited = time.Since(began)
 	t.Logf("agent lock taken after %s; no other cilium-agent runs", waited.Round(time.Millisecond))
-	return f, waited
-}
-
-// otherAgents is `pgrep -x cilium-agent` on the host's /proc (ours is not started yet).
-func otherAgents(e *env) []string {
-	entries, _ := os.ReadDir(e.hostProc)
-	var pids []string
-	for _, d := range entries {
-		comm, err := os.ReadFile(filepath.Join(e.hostProc, d.Name(), "comm"))
-		if err == nil && strings.TrimSpace(string(comm)) == "cilium-agent" {
-			pids = append(pids, d.Name())
-		}
-	}
-	return pids
+	return release, waited
 }
 
 // agentArgs run v1.20.2 with Kubernetes in generic-veth chaining: CRD identities (no kvstore), labels

@@ -18,7 +18,7 @@ type scenario struct {
 	manifest     string // the manifest as applied: install/kubernetes/cilium-chain.yaml + the plugin log option
 	pluginLog    string
 	pluginHashes map[string]string // sha256 → which image's plugin
-	agentLock    *os.File          // held from before the agent starts until the very end of the run
+	releaseAgent func()            // the agent lock, held from before the agent starts until the very end of the run
 	old          *pod
 	a, b, other  *pod
 	d            *pod
@@ -36,8 +36,8 @@ func TestCluster(t *testing.T) {
 	var s *scenario
 	// Registered first, so it runs last: the agent lock is held through the whole teardown.
 	t.Cleanup(func() {
-		if s != nil && s.agentLock != nil {
-			s.agentLock.Close()
+		if s != nil && s.releaseAgent != nil {
+			s.releaseAgent()
 		}
 	})
 	c := startCluster(t, e)
@@ -95,7 +95,7 @@ func TestCluster(t *testing.T) {
 // them.
 func (s *scenario) startAgent(t *testing.T) {
 	t.Helper()
-	s.agentLock, s.tm.agentLockWait = takeAgentLock(t, s.e)
+	s.releaseAgent, s.tm.agentLockWait = takeAgentLock(t, s.e)
 	began := time.Now()
 	for _, n := range s.nodes {
 		n.startAgent(t, s.cp)

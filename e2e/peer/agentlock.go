@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -17,18 +18,26 @@ const AgentLock = "/run/cilium-chain-agent.lock"
 // LockAgent takes the exclusive flock on AgentLock (held until release) and then waits until no
 // cilium-agent process is left, both within wait.
 func LockAgent(ctx context.Context, wait time.Duration, logf func(string, ...any)) (release func(), err error) {
+	return LockAgentOn(ctx, filepath.Dir(AgentLock), "/proc", wait, logf)
+}
+
+// LockAgentOn is LockAgent for a process with a /run and a /proc of its own (e2e/cluster's
+// namespaces): hostRun and hostProc are the host's, where this process sees them.
+func LockAgentOn(ctx context.Context, hostRun, hostProc string, wait time.Duration, logf func(string, ...any)) (release func(), err error) {
 	deadline := time.Now().Add(wait)
-	release, err = lockFile(ctx, AgentLock, deadline, logf)
+	release, err = lockFile(ctx, filepath.Join(hostRun, filepath.Base(AgentLock)), deadline, logf)
 	if err != nil {
 		return nil, err
 	}
-	for said := false; agentRunning(); said = true {
+	var said time.Time
+	for pids := agentPIDs(hostProc); len(pids) > 0; pids = agentPIDs(hostProc) {
 		if time.Now().After(deadline) {
 			release()
-			return nil, fmt.Errorf("a cilium-agent is still running after %s", wait)
+			return nil, fmt.Errorf("cilium-agent processes %v are still running after %s", pids, wait)
 		}
-		if !said {
-			logf("waiting for the running cilium-agent to exit")
+		if time.Since(said) >= waitLogEvery {
+			logf("waiting for the running cilium-agent processes (host pids %v) to exit", pids)
+			said = time.Now()
 		}
 		if err := sleepCtx(ctx, 2*time.Second); err != nil {
 			release()
@@ -38,13 +47,17 @@ func LockAgent(ctx context.Context, wait time.Duration, logf func(string, ...any
 	return release, nil
 }
 
+// waitLogEvery is how often a long wait for the lock or for other agents says so again.
+const waitLogEvery = 30 * time.Second
+
 // lockFile takes an exclusive flock on path, polling until deadline.
 func lockFile(ctx context.Context, path string, deadline time.Time, logf func(string, ...any)) (release func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("agent lock: %w", err)
 	}
-	for said := false; ; said = true {
+	var said time.Time
+	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
@@ -53,8 +66,9 @@ func lockFile(ctx context.Context, path string, deadline time.Time, logf func(st
 			f.Close()
 			return nil, fmt.Errorf("agent lock %s not free in time: %w", path, err)
 		}
-		if !said {
+		if time.Since(said) >= waitLogEvery {
 			logf("waiting for %s (another real-agent run holds it)", path)
+			said = time.Now()
 		}
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 			f.Close()
@@ -64,9 +78,17 @@ func lockFile(ctx context.Context, path string, deadline time.Time, logf func(st
 	return func() { f.Close() }, nil // closing the fd drops the flock
 }
 
-// agentRunning is `pgrep -x cilium-agent` finding something.
-func agentRunning() bool {
-	return exec.Command("pgrep", "-x", "cilium-agent").Run() == nil
+// agentPIDs are the cilium-agent processes in proc (what `pgrep -x cilium-agent` finds there).
+func agentPIDs(proc string) []string {
+	entries, _ := os.ReadDir(proc)
+	var pids []string
+	for _, d := range entries {
+		comm, err := os.ReadFile(filepath.Join(proc, d.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(comm)) == "cilium-agent" {
+			pids = append(pids, d.Name())
+		}
+	}
+	return pids
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,7 +35,8 @@ func run() error {
 	flag.StringVar(&peerDir, "peer-dir", peerDir, "PEER_DIR of e2e/peers.sh")
 	out := flag.String("out", "bench/results.md", "Markdown report")
 	chart := flag.String("chart", "bench/results.png", "PNG chart")
-	flag.IntVar(&o.Cycles, "cycles", 150, "interleaved a b c d rounds through cnitool")
+	nodeMD := flag.String("node-results", "bench/results-node.md", "the real-node bench's report (make bench-cluster), whose headline the report copies")
+	flag.IntVar(&o.Cycles, "cycles", 150, "interleaved rounds of every variant through cnitool")
 	flag.IntVar(&o.Warmup, "warmup", 5, "rounds discarded first")
 	flag.IntVar(&o.ProcRuns, "proc-runs", 30, "direct execs per plugin")
 	flag.IntVar(&o.Pods, "pods", 100, "pods ADDed at once")
@@ -45,13 +47,14 @@ func run() error {
 	raw := flag.String("raw", "bench/tmp/results.json", "raw samples (JSON), for -replot")
 	replot := flag.Bool("replot", false, "only redraw -out and -chart from -raw, measuring nothing")
 	flag.DurationVar(&o.AgentWait, "agent-wait", 20*time.Minute, "wait at most this long for the agent lock and other agents")
+	ab := flag.String("ab", "", "only compare plugin builds, name=path,name=path…: one-process ADD+DEL, interleaved (make bench-ab)")
 	flag.Parse()
 	if *replot {
 		res, err := bench.LoadJSON(*raw)
 		if err != nil {
 			return err
 		}
-		return write(res, *out, *chart)
+		return write(res, *out, *chart, *nodeMD)
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root: network namespaces, mounts, the real agent")
@@ -74,6 +77,13 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *ab != "" {
+		bins, err := parseBinaries(*ab)
+		if err != nil {
+			return err
+		}
+		return bench.RunAB(ctx, o.Paths, bins, o.ProcRuns, os.Stdout)
+	}
 	res, runErr := bench.Run(ctx, o)
 	if err := os.MkdirAll(filepath.Dir(*raw), 0o755); err != nil {
 		return err
@@ -81,16 +91,33 @@ func run() error {
 	if err := res.SaveJSON(*raw); err != nil {
 		return err
 	}
-	if err := write(res, *out, *chart); err != nil {
+	if err := write(res, *out, *chart, *nodeMD); err != nil {
 		return err
 	}
 	o.Logf("wrote %s, %s and %s", *out, *chart, *raw)
 	return runErr
 }
 
-func write(res *bench.Results, out, chart string) error {
+// parseBinaries reads -ab's name=path list.
+func parseBinaries(list string) ([]bench.Binary, error) {
+	var bins []bench.Binary
+	for _, item := range strings.Split(list, ",") {
+		name, path, ok := strings.Cut(item, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("-ab: %q is not name=path", item)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		bins = append(bins, bench.Binary{Name: name, Path: abs})
+	}
+	return bins, nil
+}
+
+func write(res *bench.Results, out, chart, nodeMD string) error {
 	if err := res.WriteChart(chart); err != nil {
 		return err
 	}
-	return res.WriteMarkdown(out, filepath.Base(chart))
+	return res.WriteMarkdown(out, filepath.Base(chart), nodeMD)
 }

@@ -1,0 +1,80 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+)
+
+// Binary is one plugin build of an A/B comparison.
+type Binary struct{ Name, Path string }
+
+// RunAB compares plugin builds of cilium-chain process by process, as the process figures of make
+// bench do: on a fake node with the prevResult of a real Flannel ADD, each build's ADD then DEL exec'd
+// directly, the builds interleaved round by round so the shared cores' noise hits them alike. It
+// writes one line of medians per build to w (CPU from wait4, the steadier figure).
+func RunAB(ctx context.Context, paths Paths, bins []Binary, runs int, w io.Writer) (err error) {
+	f, err := newFakeNode(ctx, paths)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, f.close()) }()
+	pod, err := f.newPod(ctx, "ab")
+	if err != nil {
+		return err
+	}
+	r := f.runner(f.agent.Socket())
+	flannel := r.cnitool(ctx, f.confs["a"], "add", pod)
+	if flannel.Err != nil {
+		return fmt.Errorf("Flannel ADD: %w", flannel.Err)
+	}
+	defer r.cnitool(context.Background(), f.confs["a"], "del", pod)
+	tmpfs, unmount, err := mountTmpfs(ctx, filepath.Join(f.dir, "state-tmpfs"))
+	if err != nil {
+		return err
+	}
+	defer unmount()
+
+	chain := f.variants[len(f.variants)-1]
+	stdin, err := f.net.chainedStdin(chain.withKeys(map[string]any{"state-dir": tmpfs}), flannel.Stdout)
+	if err != nil {
+		return err
+	}
+	add, del := make([][]procRun, len(bins)), make([][]procRun, len(bins))
+	for round := range runs + 1 { // round 0 warms the page cache
+		for i, b := range bins {
+			call := pluginCall{bin: b.Path, node: f.node, containerID: fmt.Sprintf("ccbench-ab-%d", i), pod: pod, stdin: stdin,
+				env: []string{"CILIUM_SOCK=" + f.agent.Socket()}, cniPath: paths.cniPath()}
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			call.command = "ADD"
+			a := call.run(cctx)
+			call.command = "DEL"
+			d := call.run(cctx)
+			cancel()
+			if a.Err != nil || d.Err != nil {
+				return fmt.Errorf("%s: ADD %v, DEL %v", b.Name, a.Err, d.Err)
+			}
+			if round > 0 {
+				add[i], del[i] = append(add[i], a), append(del[i], d)
+			}
+		}
+	}
+	fmt.Fprintf(w, "%d interleaved rounds, medians\n%-20s %9s %9s %8s %9s %9s %8s\n", runs, "build", "ADD wall", "ADD CPU", "faults", "DEL wall", "DEL CPU", "faults")
+	for i, b := range bins {
+		aw, ac := summary(add[i])
+		dw, dc := summary(del[i])
+		fmt.Fprintf(w, "%-20s %6.2f ms %6.2f ms %8d %6.2f ms %6.2f ms %8d\n", b.Name, ms(aw), ms(ac), faults(add[i]), ms(dw), ms(dc), faults(del[i]))
+	}
+	return f.problems()
+}
+
+func faults(runs []procRun) int64 {
+	var v []int64
+	for _, r := range runs {
+		v = append(v, r.Faults)
+	}
+	return median(v)
+}

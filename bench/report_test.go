@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The report's "On a real node" section copies the headline block of make bench-cluster's report
+// verbatim, links it (and its chart when there is one) relative to results.md, and says how to get it
+// when the file is absent.
+func TestReportCopiesRealNodeHeadline(t *testing.T) {
+	block := "| conflist | all Ready |\n|---|---|\n| Flannel + cilium-chain | 9.1 s |"
+	cases := []struct {
+		name      string
+		node      string // results-node.md's text; "" = no file
+		png       bool
+		want, not []string
+	}{
+		{name: "absent", want: []string{"## On a real node (make bench-cluster)\n\nnot run yet: `make bench-cluster`\n"}, not: []string{"results-node.md"}},
+		{name: "present", node: "# Real node\n\nintro\n" + headlineStart + "\n" + block + "\n" + headlineEnd + "\n\n## Method\nnot copied\n", png: true,
+			want: []string{"[results-node.md](results-node.md)", "[results-node.png](results-node.png)", ":\n\n" + block + "\n\n## Targets"},
+			not:  []string{"not copied", "intro", headlineStart, "not run yet"}},
+		{name: "no chart", node: headlineStart + "\n" + block + "\n" + headlineEnd + "\n", want: []string{block}, not: []string{"results-node.png"}},
+		{name: "no markers", node: "# Real node\n\n" + block + "\n", want: []string{"has no headline block"}, not: []string{block}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			nodeMD := filepath.Join(dir, "results-node.md")
+			if tc.node != "" {
+				if err := os.WriteFile(nodeMD, []byte(tc.node), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.png {
+				if err := os.WriteFile(filepath.Join(dir, "results-node.png"), []byte("png"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := filepath.Join(dir, "results.md")
+			if err := (&Results{}).WriteMarkdown(out, "results.png", nodeMD); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(b)
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("report lacks %q:\n%s", w, got)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(got, n) {
+					t.Errorf("report has %q:\n%s", n, got)
+				}
+			}
+		})
+	}
+}
