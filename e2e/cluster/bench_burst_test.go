@@ -4,7 +4,6 @@ package cluster
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,15 +27,15 @@ func TestBenchBurst(t *testing.T) {
 	rep := &burstReport{started: time.Now(), machineStart: bench.MachineLine(), replicas: *benchReplicas, rounds: *benchRounds,
 		variants: pickBurstVariants(t, *benchVariants)}
 	e := loadEnv(t)
-	var lock *os.File
+	var release func()
 	// Registered first, so it runs last: the agent lock is held through the whole teardown.
 	t.Cleanup(func() {
-		if lock != nil {
-			lock.Close()
+		if release != nil {
+			release()
 		}
 	})
 	c := startCluster(t, e)
-	lock, _ = takeAgentLock(t, e)
+	release, _ = takeAgentLock(t, e)
 	n := c.nodes[0]
 	n.agentExtra = []string{"--prometheus-serve-addr=" + benchMetricsAddr}
 	n.startAgent(t, c.cp)
