@@ -29,7 +29,7 @@ type podWatch struct {
 }
 
 type watchedPod struct {
-	name, uid, ip      string
+	name, uid          string
 	readyAt, deletedAt time.Time
 }
 
@@ -77,9 +77,6 @@ func (w *podWatch) read(r io.Reader) {
 		if p == nil {
 			p = &watchedPod{name: obj.Metadata.Name, uid: obj.Metadata.UID}
 			w.pods[p.name] = p
-		}
-		if obj.Status.PodIP != "" {
-			p.ip = obj.Status.PodIP
 		}
 		if p.readyAt.IsZero() && obj.podStatus.isReady() {
 			p.readyAt = now
