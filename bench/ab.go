@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 )
 
@@ -32,14 +31,7 @@ func RunAB(ctx context.Context, paths Paths, bins []Binary, runs int, w io.Write
 		return fmt.Errorf("Flannel ADD: %w", flannel.Err)
 	}
 	defer r.cnitool(context.Background(), f.confs["a"], "del", pod)
-	tmpfs, unmount, err := mountTmpfs(ctx, filepath.Join(f.dir, "state-tmpfs"))
-	if err != nil {
-		return err
-	}
-	defer unmount()
-
-	chain := f.variants[len(f.variants)-1]
-	stdin, err := f.net.chainedStdin(chain.withKeys(map[string]any{"state-dir": tmpfs}), flannel.Stdout)
+	stdin, err := f.net.chainedStdin(byKey(f.variants, "d").entry, flannel.Stdout)
 	if err != nil {
 		return err
 	}

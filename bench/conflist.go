@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cilium-chain/cilium-chain/chain"
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
@@ -53,7 +52,6 @@ func (n *network) removeCache() {
 	for _, f := range files {
 		_ = os.Remove(f)
 	}
-	_ = os.RemoveAll(filepath.Join(chain.DefaultStateDir, n.name)) // cilium-chain's records (default dir)
 }
 
 // chainedStdin is what libcni hands a chained plugin: its entry plus name, cniVersion and prevResult.

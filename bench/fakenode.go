@@ -22,6 +22,9 @@ type fakeNode struct {
 	variants []variant
 	confs    map[string]string // variant key → conf dir
 	pods     []netnsName
+	// stateDir is the tmpfs cilium-chain keeps its attachment records in (see variants).
+	stateDir     string
+	unmountState func()
 }
 
 func runPrefix() string { return nsPrefix + strconv.Itoa(os.Getpid()) + "-" }
@@ -44,7 +47,10 @@ func newFakeNode(ctx context.Context, paths Paths) (f *fakeNode, err error) {
 	if f.agent, err = fakeagent.Start(filepath.Join(dir, "agent.sock")); err != nil {
 		return nil, err
 	}
-	f.variants = variants(dir)
+	if f.stateDir, f.unmountState, err = mountTmpfs(ctx, filepath.Join(dir, "state-tmpfs")); err != nil {
+		return nil, err
+	}
+	f.variants = variants(dir, f.stateDir)
 	for _, v := range f.variants {
 		if f.confs[v.Key], err = f.net.write(v.Key, v.entry); err != nil {
 			return nil, err
@@ -102,6 +108,9 @@ func (f *fakeNode) close() error {
 	}
 	if f.net != nil {
 		f.net.removeCache()
+	}
+	if f.unmountState != nil {
+		f.unmountState()
 	}
 	return errors.Join(errs...)
 }

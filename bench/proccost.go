@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,21 +33,13 @@ func runProcCost(ctx context.Context, f *fakeNode, runs int) ([]*procCost, error
 	}
 	defer r.cnitool(context.Background(), f.confs["a"], "del", pod)
 
-	// cilium-chain's default state dir is on tmpfs only where /run is (not on every machine): (d) keeps
-	// its records on a tmpfs mounted here, the extra variant in the run dir, which must be on disk.
-	tmpfs, unmount, err := mountTmpfs(ctx, filepath.Join(f.dir, "state-tmpfs"))
-	if err != nil {
-		return nil, err
-	}
-	defer unmount()
+	// (d) keeps its records on the fake node's tmpfs; the extra variant keeps them in the run dir,
+	// which must be on disk.
 	if onTmpfs(f.dir) {
 		return nil, fmt.Errorf("run dir %s is on tmpfs: the state-dir-on-disk row would measure tmpfs", f.dir)
 	}
 	var costs []*procCost
 	for _, v := range append(append([]variant{}, f.variants[1:]...), procExtras(f.dir)...) {
-		if v.Key == "d" {
-			v.entry = v.withKeys(map[string]any{"state-dir": tmpfs})
-		}
 		fi, err := os.Stat(f.paths.plugin(v.Type))
 		if err != nil {
 			return nil, fmt.Errorf("size of %s: %w", v.Type, err)

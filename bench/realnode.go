@@ -37,6 +37,9 @@ type realNode struct {
 	proxy    *timingProxy
 	pods     []netnsName
 	startups time.Duration
+	// stateDir is the tmpfs cilium-chain keeps its attachment records in (see variants).
+	stateDir     string
+	unmountState func()
 }
 
 func (r *realNode) sock() string { return filepath.Join(r.dir, "cilium.sock") }
@@ -59,6 +62,9 @@ func startRealNode(ctx context.Context, paths Paths, logf func(string, ...any)) 
 		return r, err
 	}
 	if err := os.WriteFile(filepath.Join(r.dir, "etcd.yaml"), []byte(peer.EtcdConfig), 0o644); err != nil {
+		return r, err
+	}
+	if r.stateDir, r.unmountState, err = mountTmpfs(ctx, filepath.Join(r.dir, "state-tmpfs")); err != nil {
 		return r, err
 	}
 	if r.restore, err = guardRunDir(); err != nil {
@@ -175,6 +181,9 @@ func (r *realNode) close() error {
 			}
 			p.proc.KillGroup() // children it left (clang, llc)
 		}
+	}
+	if r.unmountState != nil {
+		r.unmountState()
 	}
 	if r.sysctls != nil {
 		restored, stuck, err := r.sysctls.Restore()

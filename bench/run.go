@@ -120,7 +120,7 @@ func runRealParts(ctx context.Context, o Options, res *Results) (err error) {
 	defer func() { err = errors.Join(err, r.close()) }()
 	res.RealStartup = r.startups
 	o.Logf("real agent ready after %s; %d rounds of upstream, cilium-chain", r.startups.Round(time.Millisecond), o.RealCycles)
-	vs := variants(r.dir)
+	vs := variants(r.dir, r.stateDir)
 	res.Real, err = runRealShare(ctx, r, []variant{byKey(vs, "c"), byKey(vs, "d")}, o.RealCycles)
 	return err
 }

@@ -37,10 +37,11 @@ func (v variant) withKeys(extra map[string]any) map[string]any {
 // variants are the rows of the cnitool table: Flannel alone, the no-op, the no-op linked with
 // cilium-chain's packages (bi: the floor of any plugin that links the mandated API client), upstream,
 // cilium-chain. Both Cilium plugins use the entry upstream documents for generic-veth and
-// find the agent through CILIUM_SOCK; cilium-chain keeps its default state dir (on tmpfs where /run is;
-// the network's records there are removed with the libcni cache) and only gets its deletion queue moved into the run
-// dir (the default is the real agent's). Logging stays at each plugin's default.
-func variants(runDir string) []variant {
+// find the agent through CILIUM_SOCK; cilium-chain keeps its attachment records in stateDir, a tmpfs
+// the bench mounts because its default /var/run/cilium-chain is on tmpfs on a node but not on every
+// bench machine, and gets its deletion queue moved into the run dir (the default is the real agent's).
+// Logging stays at each plugin's default.
+func variants(runDir, stateDir string) []variant {
 	return []variant{
 		{Key: "a", Label: "Flannel alone"},
 		{Key: "b", Label: "no-op chained", Type: noopType, entry: map[string]any{"type": noopType}},
@@ -48,14 +49,14 @@ func variants(runDir string) []variant {
 		{Key: "c", Label: "upstream cilium-cni", Type: upstreamType, entry: map[string]any{"type": upstreamType, "chaining-mode": "generic-veth"}},
 		{Key: "d", Label: "cilium-chain", Type: chainType, entry: map[string]any{
 			"type": chainType, "chaining-mode": "generic-veth",
+			"state-dir":        stateDir,
 			"delete-queue-dir": filepath.Join(runDir, "chain-queue"),
 		}},
 	}
 }
 
 // procExtras join the chained variants in the process figures only, to split cilium-chain's cost: its
-// ADD with the attachment store on disk (diskDir) instead of on tmpfs, where (d) keeps it for these
-// figures (runProcCost mounts one).
+// ADD with the attachment store on disk (diskDir) instead of on the tmpfs where (d) keeps it.
 func procExtras(diskDir string) []variant {
 	return []variant{
 		{Key: "dd", Label: "cilium-chain, state-dir on disk", Type: chainType, entry: map[string]any{
