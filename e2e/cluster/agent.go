@@ -101,7 +101,7 @@ func agentArgs(n *node, kubeconfig string) []string {
 		"--kube-proxy-replacement=true",
 		"--install-iptables-rules=true",
 		"--cgroup-root=" + n.path("agent", "cgroupv2"),
-	}, off...)
+	}, append(off, n.agentExtra...)...)
 }
 
 // startAgent runs node 1's agent (see node.startAgent).

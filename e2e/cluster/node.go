@@ -31,6 +31,8 @@ type node struct {
 	api                                  *agentAPI
 	podCIDR                              string
 	mounts                               mountBaseline
+
+	agentExtra []string // further agent flags: the bench mode's Prometheus listener
 }
 
 // The two nodes. Node 1 keeps the single node's name, address and paths.

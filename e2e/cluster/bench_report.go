@@ -1,0 +1,327 @@
+//go:build cluster && clusterbench
+
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium-chain/cilium-chain/bench"
+)
+
+// burstReport is the whole bench run: every round of every variant, in the order they ran.
+type burstReport struct {
+	started, finished time.Time
+	machineStart      string
+	machineEnd        string
+	replicas, rounds  int
+	variants          []burstVariant
+	runs              []*burstRound
+}
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	return bench.Quantile(d, q).Round(time.Millisecond)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
+
+// of returns the rounds of one variant in round order.
+func (b *burstReport) of(key string) []*burstRound {
+	var out []*burstRound
+	for _, r := range b.runs {
+		if r.variant.key == key {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// medianOf is the median over rounds of f (durations).
+func medianOf(rs []*burstRound, f func(*burstRound) time.Duration) time.Duration {
+	var d []time.Duration
+	for _, r := range rs {
+		d = append(d, f(r))
+	}
+	return quantile(d, 0.5)
+}
+
+func sumOf(rs []*burstRound, f func(*burstRound) int) int {
+	n := 0
+	for _, r := range rs {
+		n += f(r)
+	}
+	return n
+}
+
+func allReady(r *burstRound) time.Duration   { return r.allReady }
+func sandboxP50(r *burstRound) time.Duration { return quantile(r.sandbox, 0.5) }
+func sandboxP95(r *burstRound) time.Duration { return quantile(r.sandbox, 0.95) }
+func delP50(r *burstRound) time.Duration     { return quantile(r.del, 0.5) }
+func delP95(r *burstRound) time.Duration     { return quantile(r.del, 0.95) }
+func deleteAll(r *burstRound) time.Duration  { return r.deleteAll }
+func failures(r *burstRound) int             { return r.runFailed }
+func events(r *burstRound) int               { return r.failedEvents }
+func refused(r *burstRound) int              { return int(r.agent.create429) }
+func regenSum(r *burstRound) time.Duration   { return seconds(r.agent.regenSum) }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// overFlannel is a round's all-Ready time over Flannel alone's in the same round (the variants of a
+// round run back to back, so they share the machine's load of that moment); false without one.
+func (b *burstReport) overFlannel(r *burstRound) (time.Duration, bool) {
+	for _, f := range b.of("flannel") {
+		if f.round == r.round && f.readyErr == "" {
+			return r.allReady - f.allReady, true
+		}
+	}
+	return 0, false
+}
+
+func ratio(a, b time.Duration) string {
+	if b <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+func (b *burstReport) write(mdPath, chartPath string) error {
+	var s strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&s, format, a...) }
+	chain, up, fl := b.of("chain"), b.of("upstream"), b.of("flannel")
+	w("# cilium-chain on a real node: %d pods at once (make bench-cluster)\n\n", b.replicas)
+	w("Produced by `make bench-cluster` (e2e/cluster, build tag `clusterbench`, `TestBenchBurst`) on %s, %s wall time for the whole run (cluster start included).\n\n",
+		b.started.UTC().Format("2006-01-02 15:04 UTC"), b.finished.Sub(b.started).Round(time.Second))
+	w("Machine: %s at start; %s at the end. Two cores shared with other work: compare figures only within this run; the variants are interleaved so the noise hits all three alike.\n\n", b.machineStart, b.machineEnd)
+	w("Chart: [results-node.png](results-node.png).\n\n")
+	b.method(w)
+	w("## Headline (medians over %d rounds)\n\n<!-- headline -->\n", b.rounds)
+	b.headline(w, chain, up, fl)
+	w("<!-- /headline -->\n\n")
+	b.targets(w, chain, up)
+	b.split(w, chain)
+	b.perRound(w)
+	b.deletePhase(w)
+	if err := os.MkdirAll(filepath.Dir(mdPath), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(mdPath, []byte(s.String()), 0o644); err != nil {
+		return err
+	}
+	return b.chart(chartPath)
+}
+
+func (b *burstReport) method(w func(string, ...any)) {
+	w("## Method\n\n")
+	w("- The real two-node cluster of `make e2e-cluster` (kubelet v1.35.4, containerd v2.2.1, flanneld v0.28.10 host-gw, one control plane), in run.sh's private namespaces; only node 1's cilium-agent v1.20.2 runs (Kubernetes mode, generic-veth chaining, the harness's flags) plus `--prometheus-serve-addr=%s` on node 1's own loopback for its metrics. The agent's **API rate limits are its defaults** (no `--api-rate-limit`): what a user gets — for PUT /endpoint (`endpoint-create`) 0.5/s, burst 4, 4 parallel (auto-adjusting, at least 2), at most 60 s wait (daemon/restapi/api_limits.go).\n", benchMetricsAddr)
+	w("- Three conflists on node 1, all against the same agent, the network name kept (`cbr0`, 0.3.1): (flannel) kube-flannel's `10-flannel.conflist` alone (flannel → bridge + host-local, portmap); (chain) `05-cilium.conflist` = Flannel's entries + `{\"type\": \"cilium-chain\"}`, what the installer writes with the manifest's defaults (the installer itself does not run: it would rewrite the file), the plugin binary from the installer image; (upstream) the same with `{\"type\": \"cilium-cni\", \"chaining-mode\": \"generic-veth\"}`, upstream v1.20.2 built as Cilium ships it (static), chained as Cilium's generic-veth docs do. The file is written by rename (or removed), then a probe pod (the burst's labels) must come up through exactly that chain, with an endpoint for the chained two, and is deleted again: that proves containerd reloaded its config, and warms identity and caches alike for every variant.\n")
+	w("- Per round and variant: one Deployment, `replicas: %d`, pinned to node 1 (nodeSelector), the test image's `wait` (exits on SIGTERM; terminationGracePeriodSeconds 5), no readiness probe. **all-Ready** = `kubectl apply` of the Deployment → the last of its pods seen Ready by a `kubectl get pods --watch` (the test's clock; no polling). Then `kubectl delete deployment` (all pods at once): **deleted** = until the last pod is gone from the API and containerd logged the end of its StopPodSandbox.\n", b.replicas)
+	w("- Per pod, from containerd's own log (info level, the harness's default, the same for all three; `internal/cri/instrument`): **sandbox** = first `RunPodSandbox for <pod>` → the one that `returns sandbox id` (failed attempts and the kubelet's backoff included); **failed** = `RunPodSandbox … failed` lines; **DEL** = `StopPodSandbox for <id>` → `returns successfully` (stops the pause container, runs the chain's CNI DEL, removes the netns). `FailedCreatePodSandBox` events of the round's pods (summed counts) from the API.\n")
+	w("- The agent's own figures, each the difference of two scrapes around the create phase: `%s{api_call=\"endpoint-create\"}` (429 = `return_code=\"429\"`), `%s_sum/_count{scope=\"total\"}` (endpoint regeneration time), `%s{path=\"/v1/endpoint\",method=\"PUT\"}` (PUT answered, the limiter's wait included).\n", metricLimiterProcessed, metricRegeneration, metricAPITime)
+	w("- After each delete phase the round fails unless node 1 holds none of it: no pod endpoint in the agent's endpoint list, no host-local reservation under `%s`, no libcni cache entry of the network, nothing in the agent's deletion queue (`/var/run/cilium/deleteQueue`, its lock file aside), no cilium-chain attachment record.\n", hostLocalDir)
+	w("- %d rounds; round r runs the variants rotated by r−1 (so each variant is first, second and third once per 3 rounds). Medians over rounds; p50/p95 per round over its pods.\n\n", b.rounds)
+}
+
+func (b *burstReport) headline(w func(string, ...any), chain, up, fl []*burstRound) {
+	w("| conflist | all %d Ready | / upstream | / Flannel alone | sandbox p50 | sandbox p95 | failed sandbox creations (events) | agent 429s | DEL p95 | released |\n", b.replicas)
+	w("|---|---|---|---|---|---|---|---|---|---|\n")
+	upMed := medianOf(up, allReady)
+	flMed := medianOf(fl, allReady)
+	for _, v := range b.variants {
+		rs := b.of(v.key)
+		med := medianOf(rs, allReady)
+		released := 0
+		for _, r := range rs {
+			if len(r.problems) == 0 && r.deleteErr == "" {
+				released++
+			}
+		}
+		w("| %s | %s s | %s | %s | %s s | %s s | %d (%d) | %d | %s s | %d/%d rounds |\n", v.label, secs(med), ratio(med, upMed), ratio(med, flMed),
+			secs(medianOf(rs, sandboxP50)), secs(medianOf(rs, sandboxP95)), sumOf(rs, failures), sumOf(rs, events), sumOf(rs, refused),
+			secs(medianOf(rs, delP95)), released, len(rs))
+	}
+	w("\nAll-Ready, sandbox and DEL figures are medians over the rounds; failures, events and 429s are totals over all rounds.\n")
+}
+
+func (b *burstReport) targets(w func(string, ...any), chain, up []*burstRound) {
+	w("\n## Targets (issue 16, on the real node)\n\n| target | measured | limit | met |\n|---|---|---|---|\n")
+	fails := sumOf(chain, failures) + sumOf(chain, events)
+	w("| failed sandbox creations with cilium-chain | %d failed RunPodSandbox, %d FailedCreatePodSandBox events over %d rounds | 0 | %s |\n",
+		sumOf(chain, failures), sumOf(chain, events), len(chain), yes(fails == 0 && len(chain) > 0))
+	c, u := medianOf(chain, allReady), medianOf(up, allReady)
+	w("| all-Ready time, cilium-chain / upstream | %s (%s s / %s s) | ≤ 0.8 | %s |\n", ratio(c, u), secs(c), secs(u), yes(u > 0 && float64(c) <= 0.8*float64(u)))
+	over, regen := b.medianSplit(chain)
+	w("| cilium-chain's all-Ready time over Flannel alone vs the agent's regeneration time (medians over rounds) | %s s over, %s s regenerating | over ≤ regeneration | %s |\n",
+		secs(over), secs(regen), yes(len(chain) > 0 && over <= regen))
+	released := true
+	for _, r := range b.runs {
+		released = released && len(r.problems) == 0 && r.deleteErr == ""
+	}
+	w("| every endpoint and IP released, nothing queued, after every delete phase | %s | all rounds | %s |\n\n", b.releaseSummary(), yes(released))
+	b.ratioSpread(w, chain)
+}
+
+// ratioSpread says how far the per-round ratios to upstream spread: how much the medians can be
+// trusted on this machine.
+func (b *burstReport) ratioSpread(w func(string, ...any), chain []*burstRound) {
+	var rs []float64
+	for _, r := range chain {
+		for _, u := range b.of("upstream") {
+			if u.round == r.round && u.allReady > 0 {
+				rs = append(rs, float64(r.allReady)/float64(u.allReady))
+			}
+		}
+	}
+	if len(rs) < 2 {
+		return
+	}
+	lo, hi := slices.Min(rs), slices.Max(rs)
+	w("Per round (the two plugins back to back), cilium-chain's all-Ready time was %.2f–%.2f× upstream's", lo, hi)
+	if lo < 1 && hi > 1 {
+		w(": faster in some rounds, slower in others, so the median ratio of %d rounds on these shared cores is not a stable figure", len(rs))
+	}
+	w("; the split below shows where the time goes.\n\n")
+}
+
+func (b *burstReport) releaseSummary() string {
+	bad := 0
+	for _, r := range b.runs {
+		if len(r.problems) > 0 || r.deleteErr != "" {
+			bad++
+		}
+	}
+	return fmt.Sprintf("%d of %d rounds with something left", bad, len(b.runs))
+}
+
+func (b *burstReport) medianSplit(chain []*burstRound) (over, regen time.Duration) {
+	var o, g []time.Duration
+	for _, r := range chain {
+		if d, ok := b.overFlannel(r); ok {
+			o = append(o, d)
+			g = append(g, regenSum(r))
+		}
+	}
+	return quantile(o, 0.5), quantile(g, 0.5)
+}
+
+func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
+	w("## The split: cilium-chain's time over Flannel alone and the agent's own work\n\n")
+	w("Per round: cilium-chain's all-Ready time minus Flannel alone's of the same round, beside what the agent itself reports for that create phase: its endpoint regenerations (count, summed time, mean) and its PUT /endpoint answers (count, mean time from request to answer — the rate limiter's wait included — and summed). The target compares the time over Flannel with the summed regeneration time: the agent's own work for the %d endpoints; the agent regenerates endpoints in parallel, so the sum is an upper bound of its critical path, and the mean one endpoint's share.\n\n", b.replicas)
+	w("The last three columns are the limiter's own gauges at the end of the create phase: the mean wait and mean processing time of its last 10 PUTs, and its auto-adjusted parallel limit (default 4, at least 2).\n\n")
+	w("| round | / upstream (same round) | over Flannel alone | regenerations | regeneration sum | regeneration mean | PUT answered | PUT mean | PUT sum | 429s | over ≤ regeneration sum | limiter wait (last 10) | limiter processing (last 10) | parallel limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range chain {
+		d, ok := b.overFlannel(r)
+		a := r.agent
+		over, met := "—", "—"
+		if ok {
+			over, met = secs(d)+" s", yes(d <= regenSum(r))
+		}
+		vsUp := "—"
+		for _, u := range b.of("upstream") {
+			if u.round == r.round {
+				vsUp = ratio(r.allReady, u.allReady)
+			}
+		}
+		w("| %d | %s | %s | %d | %s s | %s s | %d | %s s | %s s | %d | %s | %s s | %s s | %d |\n", r.round, vsUp, over, int(a.regenCount), secs(regenSum(r)),
+			secs(seconds(a.regenSum/max(a.regenCount, 1))), int(a.putCount), secs(seconds(a.putSum/max(a.putCount, 1))), secs(seconds(a.putSum)), int(a.create429), met,
+			secs(seconds(a.waitMean)), secs(seconds(a.processingMean)), int(a.parallelLimit))
+	}
+	b.limiterRange(w)
+	w("\n")
+}
+
+// limiterRange says how far the limiter's wait and processing times ranged over the chained rounds:
+// the agent runs through the whole bench, so each round starts with the limiter as the previous
+// requests left it (auto-adjusted on the mean processing time of its last 10).
+func (b *burstReport) limiterRange(w func(string, ...any)) {
+	var wait, proc []time.Duration
+	for _, r := range b.runs {
+		if r.agent.createProcessed > 0 {
+			wait, proc = append(wait, seconds(r.agent.waitMean)), append(proc, seconds(r.agent.processingMean))
+		}
+	}
+	if len(wait) == 0 {
+		return
+	}
+	w("\nOver the chained rounds of both plugins the limiter's mean wait of the last 10 PUTs ranged %s–%s s and their mean processing %s–%s s; the regeneration mean stays a fraction of a second. The agent runs through the whole bench, so every round starts with the limiter as the requests before it left it (auto-adjusted from the processing time of its last 10 requests): that carry-over is what a node sees too, and the rotation hands it to both plugins alike.\n",
+		secs(slices.Min(wait)), secs(slices.Max(wait)), secs(slices.Min(proc)), secs(slices.Max(proc)))
+}
+
+func (b *burstReport) perRound(w func(string, ...any)) {
+	w("## Every round (create phase)\n\n| round | order | conflist | pods | all Ready | sandbox p50 | sandbox p95 | failed RunPodSandbox | FailedCreatePodSandBox events | endpoint-create processed | 429s | regenerations | regeneration sum | PUT mean | limiter wait / processing (last 10) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range b.runs {
+		ready := secs(r.allReady) + " s"
+		if r.readyErr != "" {
+			ready = "not all Ready after " + ready + ": " + r.readyErr
+		}
+		a := r.agent
+		limiter := "—"
+		if a.createProcessed > 0 {
+			limiter = fmt.Sprintf("%s s / %s s", secs(seconds(a.waitMean)), secs(seconds(a.processingMean)))
+		}
+		w("| %d | %d | %s | %d | %s | %s s | %s s | %d | %d | %d | %d | %d | %s s | %s s | %s |\n", r.round, r.order, r.variant.label, r.pods, ready,
+			secs(sandboxP50(r)), secs(sandboxP95(r)), r.runFailed, r.failedEvents, int(a.createProcessed), int(a.create429), int(a.regenCount),
+			secs(regenSum(r)), secs(seconds(a.putSum/max(a.putCount, 1))), limiter)
+	}
+	w("\n")
+}
+
+func (b *burstReport) deletePhase(w func(string, ...any)) {
+	w("## Delete phase: the Deployment deleted, all %d pods at once\n\n", b.replicas)
+	w("DEL per pod = containerd's StopPodSandbox (pause stopped, the chain's CNI DEL, netns removed), from its log. \"Released\" lists what the checks found left after the last pod was gone (endpoints, host-local IPs, libcni cache, the agent's deletion queue, attachment records).\n\n")
+	w("| round | conflist | all gone | DEL p50 | DEL p95 | failed StopPodSandbox | released |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range b.runs {
+		released := "everything"
+		if r.deleteErr != "" || len(r.problems) > 0 {
+			released = "**no**: " + strings.Join(slices.Concat([]string{r.deleteErr}, r.problems), "; ")
+		}
+		w("| %d | %s | %s s | %s s | %s s | %d | %s |\n", r.round, r.variant.label, secs(r.deleteAll), secs(delP50(r)), secs(delP95(r)), r.delFailed, released)
+	}
+	w("\nMedians over rounds:\n\n| conflist | all gone | DEL p50 | DEL p95 |\n|---|---|---|---|\n")
+	for _, v := range b.variants {
+		rs := b.of(v.key)
+		w("| %s | %s s | %s s | %s s |\n", v.label, secs(medianOf(rs, deleteAll)), secs(medianOf(rs, delP50)), secs(medianOf(rs, delP95)))
+	}
+}
+
+func (b *burstReport) chart(path string) error {
+	ch := bench.NodeChart{
+		Title:    fmt.Sprintf("%d pods at once on a real node (make bench-cluster)", b.replicas),
+		Subtitle: fmt.Sprintf("%s, %d rounds, cilium-agent v1.20.2 with its default API rate limits", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.rounds),
+		Legend:   "dots: samples; box: p25-p75; whiskers: p5-p95; bar: median",
+	}
+	panel := func(title string, f func(*burstRound) []time.Duration) {
+		p := bench.NodePanel{Title: title, Unit: "s", Div: time.Second}
+		for _, v := range b.variants {
+			var d []time.Duration
+			for _, r := range b.of(v.key) {
+				d = append(d, f(r)...)
+			}
+			p.Rows = append(p.Rows, bench.NodeRow{Label: v.label, Key: v.chartKey, OK: d})
+		}
+		ch.Panels = append(ch.Panels, p)
+	}
+	panel("all pods Ready after the Deployment's create (one dot per round)", func(r *burstRound) []time.Duration { return []time.Duration{r.allReady} })
+	panel("sandbox creation per pod (containerd RunPodSandbox, all rounds)", func(r *burstRound) []time.Duration { return r.sandbox })
+	panel("DEL per pod (containerd StopPodSandbox, all rounds)", func(r *burstRound) []time.Duration { return r.del })
+	split := bench.NodePanel{Title: "cilium-chain: all-Ready time over Flannel alone vs the agent's regeneration time (per round)", Unit: "s", Div: time.Second}
+	var over, regen []time.Duration
+	for _, r := range b.of("chain") {
+		if d, ok := b.overFlannel(r); ok {
+			over, regen = append(over, d), append(regen, regenSum(r))
+		}
+	}
+	split.Rows = []bench.NodeRow{{Label: "over Flannel alone", Key: "d", OK: over}, {Label: "agent regeneration sum", Key: "a", OK: regen}}
+	ch.Panels = append(ch.Panels, split)
+	return ch.Write(path)
+}
