@@ -182,8 +182,8 @@ type limiterState struct {
 }
 
 // defaultCreateLimiter is endpoint-create's configuration in v1.20.2 (daemon/restapi/api_limits.go):
-// 4 parallel, 0.5/s, burst 4, not yet adjusted.
-var defaultCreateLimiter = limiterState{parallel: 4, rate: 0.5, burst: 4, factor: 1}
+// 4 parallel, 0.5/s, burst 4.
+var defaultCreateLimiter = limiterState{parallel: 4, rate: 0.5, burst: 4}
 
 func (m agentMetrics) createLimiter() limiterState {
 	create := map[string]string{"api_call": "endpoint-create"}
@@ -207,8 +207,7 @@ func (s limiterState) fresh() bool { return s.processed == 0 && !s.gauges }
 
 func (s limiterState) String() string {
 	if !s.gauges {
-		d := defaultCreateLimiter
-		return fmt.Sprintf("%d processed; defaults: %g parallel, %g/s, burst %g", int(s.processed), d.parallel, d.rate, d.burst)
+		return fmt.Sprintf("%d processed, no gauges (fresh)", int(s.processed))
 	}
 	return fmt.Sprintf("%d processed; %g parallel, %.2f/s, burst %g, factor %.2f", int(s.processed), s.parallel, s.rate, s.burst, s.factor)
 }
