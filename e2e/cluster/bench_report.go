@@ -336,7 +336,7 @@ func (b *burstReport) deletePhase(w func(string, ...any)) {
 func (b *burstReport) chart(path string) error {
 	ch := bench.NodeChart{
 		Title:    fmt.Sprintf("%d pods at once on a real node (make bench-cluster)", b.replicas),
-		Subtitle: fmt.Sprintf("%s, %d rounds, cilium-agent v1.20.2 with its default API rate limits, %s", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.rounds, b.agentMode()),
+		Subtitle: fmt.Sprintf("%s, %d rounds, cilium-agent v1.20.2 (default API rate limits) %s", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.rounds, b.agentMode()),
 		Legend:   "dots: samples; box: p25-p75; whiskers: p5-p95; bar: median",
 	}
 	panel := func(title string, f func(*burstRound) []time.Duration) {
@@ -368,7 +368,7 @@ func (b *burstReport) chart(path string) error {
 
 func (b *burstReport) agentMode() string {
 	if b.warmAgent {
-		return "the agent running through all rounds"
+		return "running through all rounds"
 	}
-	return "the agent restarted before every burst"
+	return "restarted before each burst"
 }
