@@ -159,6 +159,10 @@ func (a *Agent) Config(ctx context.Context) (*models.DaemonConfiguration, error)
 	return cfg, err
 }
 
+// attemptAllowance is the least time left for one more attempt after a backoff: an agent on the same
+// node answers in a few milliseconds unless it is overloaded.
+const attemptAllowance = 50 * time.Millisecond
+
 // retry runs call until it succeeds, fails with an error retryable does not accept, or ctx ends.
 func (a *Agent) retry(ctx context.Context, what string, retryable func(error) bool, call func(context.Context) error) error {
 	backoff := a.minBackoff
@@ -179,8 +183,10 @@ func (a *Agent) retry(ctx context.Context, what string, retryable func(error) bo
 			wait = hinted
 		}
 		gaveUp := fmt.Errorf("%w: %s on %s: gave up after %d attempts: %w", ErrAgentUnavailable, what, a.socket, attempt, err)
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			return gaveUp // waiting would end past the deadline
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+attemptAllowance {
+			// Waiting would end past the deadline, or so close to it that the next attempt would be cut
+			// off in flight, which says less about the agent than this answer does.
+			return gaveUp
 		}
 		select {
 		case <-time.After(wait):
