@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -12,6 +13,11 @@ type machine struct {
 	CPU, Kernel, OS, Go, Memory string
 	Cores                       int
 	LoadStart, LoadEnd          string
+}
+
+// String is the machine as every report names it: CPU, memory, kernel, OS, Go.
+func (m machine) String() string {
+	return fmt.Sprintf("%d × %s, %s RAM, Linux %s, %s, %s", m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go)
 }
 
 func describeMachine() machine {

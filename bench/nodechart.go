@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"image"
 	"time"
 )
@@ -56,10 +55,7 @@ func Quantile(d []time.Duration, q float64) time.Duration { return sample(d).qua
 
 // MachineLine describes this machine as the reports of this package do (CPU, memory, kernel, OS,
 // Go); LoadAverage is its load now.
-func MachineLine() string {
-	m := describeMachine()
-	return fmt.Sprintf("%d × %s, %s RAM, Linux %s, %s, %s", m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go)
-}
+func MachineLine() string { return describeMachine().String() }
 
 // LoadAverage is /proc/loadavg's 1, 5 and 15 minute figures.
 func LoadAverage() string { return loadavg() }

@@ -12,8 +12,8 @@ import (
 // The real-node burst bench (make bench-cluster) writes its headline table between these lines of
 // its report; make bench copies that block into results.md.
 const (
-	headlineStart = "<!-- headline -->"
-	headlineEnd   = "<!-- /headline -->"
+	HeadlineStart = "<!-- headline -->"
+	HeadlineEnd   = "<!-- /headline -->"
 )
 
 // nodeHeadline writes the "On a real node" section: the headline block of nodeMD (verbatim) with links
@@ -38,7 +38,7 @@ func nodeHeadline(b *strings.Builder, nodeMD, reportDir string) {
 	}
 	block, ok := headline(string(raw))
 	if !ok {
-		fmt.Fprintf(b, "[%s](%s) has no headline block (the lines between `%s` and `%s`).\n\n", md, md, headlineStart, headlineEnd)
+		fmt.Fprintf(b, "[%s](%s) has no headline block (the lines between `%s` and `%s`).\n\n", md, md, HeadlineStart, HeadlineEnd)
 		return
 	}
 	fmt.Fprintf(b, "Copied from [%s](%s), which has the method and every figure", md, md)
@@ -51,11 +51,11 @@ func nodeHeadline(b *strings.Builder, nodeMD, reportDir string) {
 
 // headline is the text between the marker lines, without them and trimmed of blank lines.
 func headline(md string) (string, bool) {
-	_, rest, ok := strings.Cut(md, headlineStart)
+	_, rest, ok := strings.Cut(md, HeadlineStart)
 	if !ok {
 		return "", false
 	}
-	block, _, ok := strings.Cut(rest, headlineEnd)
+	block, _, ok := strings.Cut(rest, HeadlineEnd)
 	if !ok {
 		return "", false
 	}

@@ -27,8 +27,8 @@ func (res *Results) header(b *strings.Builder, chartName string) {
 	m := res.Machine
 	fmt.Fprintf(b, "# cilium-chain vs upstream cilium-cni v1.20.2 (generic-veth): benchmark results\n\n")
 	fmt.Fprintf(b, "Produced by `make bench` (bench/cmd/ccbench) on %s, %s wall time.\n\n", res.Started.Format("2006-01-02 15:04 MST"), res.Finished.Sub(res.Started).Round(time.Second))
-	fmt.Fprintf(b, "Machine: %d × %s, %s RAM, Linux %s, %s, %s. Load average (1/5/15 min) at start %s, at end %s: the cores are shared with other builds, so compare figures only within one run; the variants are interleaved so the noise hits all of them alike.\n\n",
-		m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go, m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(b, "Machine: %s. Load average (1/5/15 min) at start %s, at end %s: the cores are shared with other builds, so compare figures only within one run; the variants are interleaved so the noise hits all of them alike.\n\n",
+		m, m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(b, "Upstream cilium-cni is built as Cilium ships it: static, `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'` (e2e/peers.sh; the bench refuses a binary with an ELF interpreter).\n\n")
 	fmt.Fprintf(b, "Chart of the latency distributions: [%s](%s).\n\n", chartName, chartName)
 	b.WriteString("Where one cilium-chain ADD process spends its time (perf, strace, before and after issue 16): [profile.md](profile.md).\n\n")

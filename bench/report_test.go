@@ -19,10 +19,10 @@ func TestReportCopiesRealNodeHeadline(t *testing.T) {
 		want, not []string
 	}{
 		{name: "absent", want: []string{"## On a real node (make bench-cluster)\n\nnot run yet: `make bench-cluster`\n"}, not: []string{"results-node.md"}},
-		{name: "present", node: "# Real node\n\nintro\n" + headlineStart + "\n" + block + "\n" + headlineEnd + "\n\n## Method\nnot copied\n", png: true,
+		{name: "present", node: "# Real node\n\nintro\n" + HeadlineStart + "\n" + block + "\n" + HeadlineEnd + "\n\n## Method\nnot copied\n", png: true,
 			want: []string{"[results-node.md](results-node.md)", "[results-node.png](results-node.png)", ":\n\n" + block + "\n\n## Targets"},
-			not:  []string{"not copied", "intro", headlineStart, "not run yet"}},
-		{name: "no chart", node: headlineStart + "\n" + block + "\n" + headlineEnd + "\n", want: []string{block}, not: []string{"results-node.png"}},
+			not:  []string{"not copied", "intro", HeadlineStart, "not run yet"}},
+		{name: "no chart", node: HeadlineStart + "\n" + block + "\n" + HeadlineEnd + "\n", want: []string{block}, not: []string{"results-node.png"}},
 		{name: "no markers", node: "# Real node\n\n" + block + "\n", want: []string{"has no headline block"}, not: []string{block}},
 	}
 	for _, tc := range cases {
