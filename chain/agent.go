@@ -33,6 +33,8 @@ type Agent struct {
 	hints     *retryHints
 	// backoff bounds; tests shorten them.
 	minBackoff, maxBackoff time.Duration
+	// bounds of the interval between polls of an endpoint's first regeneration.
+	minPoll, maxPoll time.Duration
 	// failFastDown: give up at once when nothing listens (no socket, refused) instead of waiting for a
 	// restarting agent. DEL wants this: the deletion queue covers an agent that is down or starting.
 	failFastDown bool
@@ -61,6 +63,8 @@ func NewAgent(socket string) *Agent {
 		hints:      hints,
 		minBackoff: 50 * time.Millisecond,
 		maxBackoff: 2 * time.Second,
+		minPoll:    10 * time.Millisecond,
+		maxPoll:    200 * time.Millisecond,
 	}
 }
 
@@ -119,6 +123,41 @@ func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, e
 		return err
 	})
 	return ep, err
+}
+
+// WaitRegenerated polls GET /endpoint/{id} until the endpoint's first regeneration is done: a realized
+// policy revision ≥ 1, which is what the agent's WaitForFirstRegeneration waits for when a create asks
+// for a synchronous build. Only then are its programs on the host veth and its policy in force.
+func (a *Agent) WaitRegenerated(ctx context.Context, id string) error {
+	var ep *models.Endpoint
+	late := func() error {
+		return fmt.Errorf("%w: endpoint %s: first regeneration not done within the deadline (state %q)", ErrAgentUnavailable, id, endpointState(ep))
+	}
+	for poll := a.minPoll; ; poll = min(poll*2, a.maxPoll) {
+		err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
+			ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id), slimRegeneration)
+			if err == nil {
+				ep = ok.Payload
+			}
+			return err
+		})
+		switch {
+		case statusCode(err) == http.StatusNotFound:
+			return fmt.Errorf("%w: endpoint %s was deleted while waiting for its first regeneration", ErrAgentFailed, id)
+		case err != nil:
+			return err
+		case realizedRevision(ep) >= 1:
+			return nil
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < poll+attemptAllowance {
+			return late()
+		}
+		select {
+		case <-time.After(jitter(poll)):
+		case <-ctx.Done():
+			return late()
+		}
+	}
 }
 
 // ListEndpoints is GET /endpoint.
