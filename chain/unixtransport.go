@@ -17,8 +17,7 @@ type unixTransport struct {
 
 func (t *unixTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", t.socket)
+	conn, err := t.dial(ctx)
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close() // a RoundTripper closes the body even on errors
@@ -43,6 +42,18 @@ func (t *unixTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &connBody{ReadCloser: resp.Body, ctx: ctx, conn: conn, stop: stop}
 	return resp, nil
+}
+
+// dial connects on a context that ctx cancels but whose deadline is not its own: net.Dialer fails
+// with a timeout of its own a moment before ctx reports its end, and the retry loop tells an
+// expired request (agent unavailable) from a failed one by ctx.Err(), as with http.Transport.
+func (t *unixTransport) dial(ctx context.Context) (net.Conn, error) {
+	dialCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	var d net.Dialer
+	return d.DialContext(dialCtx, "unix", t.socket)
 }
 
 // contextOr reports an ended request context's cause in place of the network error it led to, as
