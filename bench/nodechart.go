@@ -55,9 +55,11 @@ func (ch NodeChart) Write(path string) error {
 func Quantile(d []time.Duration, q float64) time.Duration { return sample(d).quantile(q) }
 
 // MachineLine describes this machine as the reports of this package do (CPU, memory, kernel, OS,
-// Go, load average now).
+// Go); LoadAverage is its load now.
 func MachineLine() string {
 	m := describeMachine()
-	return fmt.Sprintf("%d × %s, %s RAM, Linux %s, %s, %s; load average (1/5/15 min) %s",
-		m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go, m.LoadStart)
+	return fmt.Sprintf("%d × %s, %s RAM, Linux %s, %s, %s", m.Cores, m.CPU, m.Memory, m.Kernel, m.OS, m.Go)
 }
+
+// LoadAverage is /proc/loadavg's 1, 5 and 15 minute figures.
+func LoadAverage() string { return loadavg() }

@@ -122,6 +122,13 @@ func (n *node) startAgent(t *testing.T, cp *controlPlane) (*peer.Proc, *agentAPI
 	n.run(t, "mount", "-t", "bpf", "bpf", bpffs)
 	t.Cleanup(func() { n.unmount(t, bpffs) })
 	n.socketLBCgroup(t)
+	return n.runAgent(t, cp)
+}
+
+// runAgent starts the agent process on the node startAgent prepared (again after a stop: a restart)
+// and waits until it is ready.
+func (n *node) runAgent(t *testing.T, cp *controlPlane) (*peer.Proc, *agentAPI) {
+	t.Helper()
 	// As the seed's k8sServiceHost/k8sServicePort: with kube-proxy replacement the agent talks to
 	// the apiserver directly, not through the kubernetes Service it implements itself.
 	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + n.name,

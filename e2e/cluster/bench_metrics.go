@@ -26,7 +26,16 @@ const (
 	metricLimiterWait       = "cilium_api_limiter_wait_duration_seconds"
 	metricLimiterProcessing = "cilium_api_limiter_processing_duration_seconds"
 	metricLimiterInFlight   = "cilium_api_limiter_requests_in_flight"
+	// the limiter's rate ("limit", per second) and "burst", and its auto-adjustment factor
+	metricLimiterRate   = "cilium_api_limiter_rate_limit"
+	metricLimiterFactor = "cilium_api_limiter_adjustment_factor"
+	// each request's wait in the limiter; off by default, the bench turns it on (benchAgentFlags)
+	metricLimiterWaitHistory = "cilium_api_limiter_wait_history_duration_seconds"
 )
+
+// benchAgentFlags are what node 1's agent gets on top of the harness's flags: its metrics on the
+// node's own loopback, the limiter's wait histogram among them. The API rate limits stay the defaults.
+var benchAgentFlags = []string{"--prometheus-serve-addr=" + benchMetricsAddr, "--metrics=+" + metricLimiterWaitHistory}
 
 // sampleLine is one metric sample of the Prometheus text format.
 type sampleLine struct {
@@ -136,6 +145,7 @@ type agentFigures struct {
 	regenSum        float64 // their summed duration, seconds (scope total)
 	putCount        float64 // PUT /v1/endpoint answered (any code)
 	putSum          float64 // seconds, from request to answer, limiter wait included
+	waitSum         float64 // seconds the PUTs waited in the limiter (its wait histogram)
 	// gauges at the end of the phase (not differences)
 	waitMean, processingMean float64 // seconds, the limiter's last 10 PUTs
 	parallelLimit            float64
@@ -155,8 +165,49 @@ func figuresBetween(before, after agentMetrics) agentFigures {
 		regenSum:        d(metricRegeneration+"_sum", regen),
 		putCount:        d(metricAPITime+"_count", put),
 		putSum:          d(metricAPITime+"_sum", put),
+		waitSum:         d(metricLimiterWaitHistory+"_sum", create),
 		waitMean:        after.sum(metricLimiterWait, map[string]string{"api_call": "endpoint-create", "value": "mean"}),
 		processingMean:  after.sum(metricLimiterProcessing, map[string]string{"api_call": "endpoint-create", "value": "mean"}),
 		parallelLimit:   after.sum(metricLimiterInFlight, map[string]string{"api_call": "endpoint-create", "value": "limit"}),
 	}
+}
+
+// limiterState is the endpoint-create limiter as one scrape shows it: how many requests it has
+// processed since the agent started and, once it processed one, its gauges. A limiter that
+// processed none is at its configured defaults (defaultCreateLimiter) and has no gauges yet.
+type limiterState struct {
+	processed                     float64
+	gauges                        bool
+	parallel, rate, burst, factor float64
+}
+
+// defaultCreateLimiter is endpoint-create's configuration in v1.20.2 (daemon/restapi/api_limits.go):
+// 4 parallel, 0.5/s, burst 4.
+var defaultCreateLimiter = limiterState{parallel: 4, rate: 0.5, burst: 4}
+
+func (m agentMetrics) createLimiter() limiterState {
+	create := map[string]string{"api_call": "endpoint-create"}
+	g := func(name, value string) float64 {
+		return m.sum(name, map[string]string{"api_call": "endpoint-create", "value": value})
+	}
+	s := limiterState{processed: m.sum(metricLimiterProcessed, create)}
+	for _, x := range m {
+		s.gauges = s.gauges || (x.name == metricLimiterInFlight && x.labels["api_call"] == "endpoint-create")
+	}
+	if !s.gauges {
+		return s
+	}
+	s.parallel, s.rate, s.burst = g(metricLimiterInFlight, "limit"), g(metricLimiterRate, "limit"), g(metricLimiterRate, "burst")
+	s.factor = m.sum(metricLimiterFactor, create)
+	return s
+}
+
+// fresh: the limiter has processed nothing since the agent started, so it runs on its defaults.
+func (s limiterState) fresh() bool { return s.processed == 0 && !s.gauges }
+
+func (s limiterState) String() string {
+	if !s.gauges {
+		return fmt.Sprintf("%d processed, no gauges (fresh)", int(s.processed))
+	}
+	return fmt.Sprintf("%d processed; %g parallel, %.2f/s, burst %g, factor %.2f", int(s.processed), s.parallel, s.rate, s.burst, s.factor)
 }

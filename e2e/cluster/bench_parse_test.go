@@ -53,6 +53,12 @@ cilium_endpoint_regeneration_time_stats_seconds_sum{scope="total",status="succes
 cilium_endpoint_regeneration_time_stats_seconds_count{scope="total",status="success"} 40
 cilium_endpoint_regeneration_time_stats_seconds_sum{scope="bpfLoadProg",status="success"} 3
 cilium_api_limiter_wait_duration_seconds{api_call="endpoint-create",value="mean"} 1.25
+cilium_api_limiter_wait_history_duration_seconds_sum{api_call="endpoint-create"} 10.5
+cilium_api_limiter_requests_in_flight{api_call="endpoint-create",value="in-flight"} 0
+cilium_api_limiter_requests_in_flight{api_call="endpoint-create",value="limit"} 15
+cilium_api_limiter_rate_limit{api_call="endpoint-create",value="limit"} 4.5
+cilium_api_limiter_rate_limit{api_call="endpoint-create",value="burst"} 13
+cilium_api_limiter_adjustment_factor{api_call="endpoint-create"} 9
 cilium_label_escape{path="a \"b\", {c}"} 1
 go_goroutines 312
 `)
@@ -60,9 +66,17 @@ go_goroutines 312
 		t.Fatal(err)
 	}
 	f := figuresBetween(nil, m)
-	want := agentFigures{createProcessed: 40, create429: 4, regenCount: 40, regenSum: 9.75, putCount: 40, putSum: 12.5, waitMean: 1.25}
+	want := agentFigures{createProcessed: 40, create429: 4, regenCount: 40, regenSum: 9.75, putCount: 40, putSum: 12.5, waitSum: 10.5, waitMean: 1.25, parallelLimit: 15}
 	if f != want {
 		t.Errorf("figures %+v, want %+v", f, want)
+	}
+	// After a burst the limiter is used and adjusted; a scrape of a just restarted agent has none of
+	// its samples: fresh.
+	if l, want := m.createLimiter(), (limiterState{processed: 40, gauges: true, parallel: 15, rate: 4.5, burst: 13, factor: 9}); l != want || l.fresh() {
+		t.Errorf("limiter after a burst %+v (fresh %v), want %+v, not fresh", l, l.fresh(), want)
+	}
+	if l := (agentMetrics{{name: "go_goroutines", value: 1}}).createLimiter(); !l.fresh() {
+		t.Errorf("limiter of an agent that processed nothing: %+v, want fresh", l)
 	}
 	if v := m.sum("cilium_label_escape", map[string]string{"path": `a "b", {c}`}); v != 1 {
 		t.Errorf("escaped label value not parsed: %v", v)

@@ -39,6 +39,8 @@ type burstRound struct {
 	runFailed    int // RunPodSandbox calls that failed (containerd's log)
 	failedEvents int // FailedCreatePodSandBox events (their counts)
 	agent        agentFigures
+	restart      time.Duration // the agent's restart before the burst (stop → ready); 0: not restarted
+	limiter      limiterState  // endpoint-create's limiter as the burst found it
 
 	deleteAll time.Duration   // Deployment delete → the last pod gone from the API, its sandbox stopped
 	deleteErr string          // why not
@@ -67,14 +69,18 @@ spec:
 `, name, replicas, burstApp, burstApp) + appPodSpecYAML("      ", "", node, image, `["wait"]`, "")
 }
 
-// runBurstRound makes v the node's config (proven by a probe pod), creates the Deployment, waits
-// for all pods Ready, deletes it, waits for all pods gone, and checks that nothing was left behind.
-func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, replicas int) *burstRound {
+// runBurstRound makes v the node's config (proven by a probe pod), restarts the agent if asked
+// (so the burst meets its API limiter as it starts), creates the Deployment, waits for all pods
+// Ready, deletes it, waits for all pods gone, and checks that nothing was left behind.
+func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, replicas int, restart bool) *burstRound {
 	t.Helper()
 	r := &burstRound{variant: v, round: round, order: order, deployment: fmt.Sprintf("burst-r%d-%s", round, v.key)}
 	n := c.nodes[0]
 	v.install(t, c.flannel)
 	c.probe(t, v, fmt.Sprintf("probe-r%d-%s", round, v.key))
+	if restart {
+		r.restart = c.restartAgent(t, n)
+	}
 
 	w, err := c.watchPods("app="+burstApp, r.deployment+"-")
 	if err != nil {
@@ -85,6 +91,10 @@ func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, repl
 	before, err := scrapeAgentMetrics()
 	if err != nil {
 		t.Fatal(err)
+	}
+	r.limiter = before.createLimiter()
+	if restart && !r.limiter.fresh() {
+		t.Errorf("%s: the agent was restarted, yet its endpoint-create limiter is not fresh: %s", r.deployment, r.limiter)
 	}
 	began := time.Now()
 	if _, err := c.k.apply(t.Context(), burstDeploymentYAML(r.deployment, c.images.TestApp, n.name, replicas)); err != nil {
@@ -156,8 +166,8 @@ func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, repl
 	for _, p := range r.problems {
 		t.Errorf("%s: after deleting all pods: %s", r.deployment, p)
 	}
-	t.Logf("%s: %d pods, all Ready in %s, sandbox p50 %s p95 %s, %d failed sandbox creations (%d events), %d × 429 of %d endpoint-create, regeneration %d × %.2fs = %.1fs; deleted in %s, DEL p95 %s; release checks: %s",
-		r.deployment, r.pods, r.allReady.Round(time.Millisecond), quantile(r.sandbox, 0.5), quantile(r.sandbox, 0.95),
+	t.Logf("%s: limiter at the start: %s; %d pods, all Ready in %s, sandbox p50 %s p95 %s, %d failed sandbox creations (%d events), %d × 429 of %d endpoint-create, regeneration %d × %.2fs = %.1fs; deleted in %s, DEL p95 %s; release checks: %s",
+		r.deployment, r.limiter, r.pods, r.allReady.Round(time.Millisecond), quantile(r.sandbox, 0.5), quantile(r.sandbox, 0.95),
 		r.runFailed, r.failedEvents, int(r.agent.create429), int(r.agent.createProcessed), int(r.agent.regenCount),
 		r.agent.regenSum/max(r.agent.regenCount, 1), r.agent.regenSum, r.deleteAll.Round(time.Millisecond),
 		quantile(r.del, 0.95), r.checkSummary())
@@ -255,4 +265,17 @@ func dirNames(dir string) ([]string, error) {
 		names = append(names, e.Name())
 	}
 	return names, nil
+}
+
+// restartAgent stops node's agent and starts it again on the same state, mounts and flags (as after
+// a node's reboot or an agent upgrade), waiting until it is ready; it returns how long that took.
+func (c *cluster) restartAgent(t *testing.T, n *node) time.Duration {
+	t.Helper()
+	began := time.Now()
+	if err := n.agent.Stop(60 * time.Second); err != nil {
+		t.Fatalf("%s: stop the agent: %v", n, err)
+	}
+	n.runAgent(t, c.cp)
+	c.agent, c.api = n.agent, n.api
+	return time.Since(began)
 }
