@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -47,15 +46,8 @@ const apiBasePath = "/v1"
 // NewAgent returns a client for the agent listening on socket. Nothing is dialled until a call.
 func NewAgent(socket string) *Agent {
 	hints := &retryHints{}
-	tr := &http.Transport{
-		DisableCompression: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}
 	rt := runtime_client.New("localhost", apiBasePath, []string{"http"})
-	rt.Transport = &hintingTransport{next: tr, hints: hints}
+	rt.Transport = &hintingTransport{next: &unixTransport{socket: socket}, hints: hints}
 	return &Agent{
 		socket:     socket,
 		endpoints:  endpoint.New(rt, strfmt.Default),
