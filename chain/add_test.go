@@ -249,6 +249,16 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 		kind  error
 	}{
 		{"agent down until the deadline", func(env *testEnv) { env.agent.Down() }, ErrAgentUnavailable},
+		// Only the PUT is slow: a DELETE as slow would outlast del-timeout, and then keeping the record for
+		// GC is right whether or not the agent's undo of the abandoned create came first.
+		{"PUT slower than the deadline", func(env *testEnv) {
+			env.agent.SetDelay(3 * time.Second)
+			env.agent.OnRequest(func(r *http.Request) {
+				if r.Method == http.MethodPut {
+					env.agent.SetDelay(0) // from the next request on
+				}
+			})
+		}, ErrAgentUnavailable},
 		{"agent answers after the deadline", func(env *testEnv) { env.agent.SetReplyDelay(3 * time.Second) }, ErrAgentUnavailable},
 		{"first regeneration slower than the deadline", func(env *testEnv) { env.agent.SetRegeneration(3 * time.Second) }, ErrAgentUnavailable},
 		{"endpoint gone while waiting for its regeneration", func(env *testEnv) {
