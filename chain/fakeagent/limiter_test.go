@@ -32,7 +32,9 @@ func TestAdjustedLimits(t *testing.T) {
 		{0.7, 0.5 * 2 / 0.7, 8, 7}, // f 2.857: d = 7.714
 		{4, 0.25, 3, 3},            // f 0.5: d = 4 − 2/2 = 3
 		{10, 0.1, 2, 2},            // f 0.2: d = 2.4
-		{1000, 0.005, 2, 2},        // f 0.002 → 0.01: rate at its floor 0.5/100, d = 2.02
+		// f 0.002 → 0.01: rate at its floor 0.5/100, d = 2.02. Either floor (f's in calculateAdjustmentFactor,
+		// the rate's in adjustmentLimit) alone gives this: with one MaxAdjustmentFactor they coincide.
+		{1000, 0.005, 2, 2},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.mean), func(t *testing.T) {
