@@ -127,7 +127,8 @@ func (l *limiter) reserve() time.Duration {
 func (l *limiter) unreserve() { l.mu.Lock(); l.tokens++; l.mu.Unlock() }
 
 // AgentLimit is an auto-adjusting API limiter's configuration, named as in pkg/rate/api_limiter.go's
-// APILimiterParameters (AutoAdjust on).
+// APILimiterParameters (AutoAdjust on), as NewAPILimiter leaves them: no zeros where it fills in a
+// default (MeanOver, MinParallelRequests, RateBurst, the two factors); MaxWaitDuration 0 waits forever.
 type AgentLimit struct {
 	EstimatedProcessingDuration time.Duration
 	RateLimit                   float64 // per second
@@ -189,16 +190,19 @@ func (l *limiter) waitAdjusting(ctx context.Context) (release func(), ok bool) {
 	if !skip {
 		if parallel > 0 {
 			w := int64(semResolution / parallel)
-			wctx, cancel := context.WithTimeout(ctx, l.maxWait)
-			got := ad.sem.acquire(wctx, w)
-			cancel()
-			if !got {
+			wctx := ctx
+			if l.maxWait > 0 {
+				var cancel context.CancelFunc
+				wctx, cancel = context.WithTimeout(ctx, l.maxWait)
+				defer cancel()
+			}
+			if !ad.sem.acquire(wctx, w) {
 				return nil, false
 			}
 			free = func() { ad.sem.release(w) }
 		}
 		delay := l.reserve()
-		if time.Since(start)+delay > l.maxWait {
+		if l.maxWait > 0 && time.Since(start)+delay > l.maxWait {
 			l.unreserve()
 			time.Sleep(time.Duration(mean * float64(time.Second)))
 			free()
