@@ -28,7 +28,7 @@ type limit struct {
 func (l limit) String() string {
 	s := fmt.Sprintf("%g/s, burst %d, %d parallel, 429 after %s queued", l.Rate, l.Burst, l.Parallel, l.MaxWait)
 	if l.Adjusting {
-		s = "from " + s + ", auto-adjusting"
+		s = "from " + s
 	}
 	if l.Regeneration > 0 {
 		s += fmt.Sprintf("; regeneration %s", l.Regeneration)
