@@ -202,7 +202,7 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		hook(r)
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec, r := recording(w, r)
 	defer func() {
 		a.mu.Lock()
 		a.requests[idx].Status = rec.status
@@ -214,7 +214,8 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if fault.Reset {
 			if fault.Handled {
-				a.route(httptest.NewRecorder(), r, body, 0)
+				hrec, hr := recording(httptest.NewRecorder(), r)
+				a.route(hrec, hr, body, 0)
 			}
 			resetConn(w)
 			return
@@ -279,6 +280,23 @@ type statusRecorder struct {
 }
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+type recorderKey struct{}
+
+// recording wraps w to record the status and puts the recorder in r's context, where the limiter
+// reads how its request was answered (answered).
+func recording(w http.ResponseWriter, r *http.Request) (*statusRecorder, *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	return rec, r.WithContext(context.WithValue(r.Context(), recorderKey{}, rec))
+}
+
+// answered is the status written so far on the request of ctx; 0 for none.
+func answered(ctx context.Context) int {
+	if rec, ok := ctx.Value(recorderKey{}).(*statusRecorder); ok {
+		return rec.status
+	}
+	return 0
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, _ := json.Marshal(v)
