@@ -88,7 +88,7 @@ func (res *Results) targets(b *strings.Builder) {
 	}
 	for _, c := range res.Conc {
 		if c.Variant.Type == chainType && c.Limit.Rate < 1 {
-			row(fmt.Sprintf("%d parallel ADDs, agent-default limiter, cilium-chain %s", c.Pods, c.Note),
+			row(fmt.Sprintf("%d parallel ADDs, %s limiter, cilium-chain %s", c.Pods, c.Limit.Name, c.Note),
 				fmt.Sprintf("%d %% in %s", 100*c.AddOK/c.Pods, c.AddWall.Round(time.Second)), c.AddOK == c.Pods, "100 % within its deadline")
 		}
 	}
