@@ -13,8 +13,9 @@ type Binary struct{ Name, Path string }
 
 // RunAB compares plugin builds of cilium-chain process by process, as the process figures of make
 // bench do: on a fake node with the prevResult of a real Flannel ADD, each build's ADD then DEL exec'd
-// directly, the builds interleaved round by round so the shared cores' noise hits them alike. It
-// writes one line of medians per build to w (CPU from wait4, the steadier figure).
+// directly, the builds interleaved round by round, in an order that rotates, so the shared cores' noise
+// and the place in a round hit them alike. It writes one line of medians per build to w (CPU from
+// wait4, the steadier figure).
 func RunAB(ctx context.Context, paths Paths, bins []Binary, runs int, w io.Writer) (err error) {
 	f, err := newFakeNode(ctx, paths)
 	if err != nil {
@@ -37,7 +38,11 @@ func RunAB(ctx context.Context, paths Paths, bins []Binary, runs int, w io.Write
 	}
 	add, del := make([][]procRun, len(bins)), make([][]procRun, len(bins))
 	for round := range runs + 1 { // round 0 warms the page cache
-		for i, b := range bins {
+		// Each round starts with the next build: a build's place in the round moves its figures by
+		// more than most cuts do.
+		for j := range bins {
+			i := (round + j) % len(bins)
+			b := bins[i]
 			call := pluginCall{bin: b.Path, node: f.node, containerID: fmt.Sprintf("ccbench-ab-%d", i), pod: pod, stdin: stdin,
 				env: []string{"CILIUM_SOCK=" + f.agent.Socket()}, cniPath: paths.cniPath()}
 			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
