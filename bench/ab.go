@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -21,7 +23,7 @@ func RunAB(ctx context.Context, paths Paths, bins []Binary, runs int, w io.Write
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, f.close()) }()
+	defer func() { err = errors.Join(err, f.close(), os.RemoveAll(filepath.Join(paths.RunDir, abBinDir))) }()
 	pod, err := f.newPod(ctx, "ab")
 	if err != nil {
 		return err
@@ -36,10 +38,12 @@ func RunAB(ctx context.Context, paths Paths, bins []Binary, runs int, w io.Write
 	if err != nil {
 		return err
 	}
+	if bins, err = copyBuilds(paths.RunDir, bins); err != nil {
+		return err
+	}
 	add, del := make([][]procRun, len(bins)), make([][]procRun, len(bins))
 	for round := range runs + 1 { // round 0 warms the page cache
-		// Each round starts with the next build: a build's place in the round moves its figures by
-		// more than most cuts do.
+		// Each round starts with the next build, so that no build owns a place in the round.
 		for j := range bins {
 			i := (round + j) % len(bins)
 			b := bins[i]
@@ -74,4 +78,41 @@ func faults(runs []procRun) int64 {
 		v = append(v, r.Faults)
 	}
 	return median(v)
+}
+
+const abBinDir = "ab-bin"
+
+// copyBuilds runs every build from a copy of its own, written as the installer writes a plugin: the
+// same bytes exec'd from a file as the Go linker left it measured slower here (ADD and DEL alike), and
+// the builds must differ only in their code.
+func copyBuilds(runDir string, bins []Binary) ([]Binary, error) {
+	dir := filepath.Join(runDir, abBinDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	out := make([]Binary, len(bins))
+	for i, b := range bins {
+		out[i] = Binary{Name: b.Name, Path: filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(b.Path)))}
+		if err := copyExecutable(b.Path, out[i].Path); err != nil {
+			return nil, fmt.Errorf("copying build %s: %w", b.Name, err)
+		}
+	}
+	return out, nil
+}
+
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
