@@ -82,9 +82,9 @@ func faults(runs []procRun) int64 {
 
 const abBinDir = "ab-bin"
 
-// copyBuilds runs every build from a copy of its own, written as the installer writes a plugin: the
-// same bytes exec'd from a file as the Go linker left it measured slower here (ADD and DEL alike), and
-// the builds must differ only in their code.
+// copyBuilds runs every build from a copy of its own, written alike (one write): how a binary's file
+// was written moves the figures of the same bytes (the linker's output ran slowest here, ADD and DEL
+// alike), and the builds must differ only in their code.
 func copyBuilds(runDir string, bins []Binary) ([]Binary, error) {
 	dir := filepath.Join(runDir, abBinDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -93,26 +93,13 @@ func copyBuilds(runDir string, bins []Binary) ([]Binary, error) {
 	out := make([]Binary, len(bins))
 	for i, b := range bins {
 		out[i] = Binary{Name: b.Name, Path: filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(b.Path)))}
-		if err := copyExecutable(b.Path, out[i].Path); err != nil {
+		data, err := os.ReadFile(b.Path)
+		if err == nil {
+			err = os.WriteFile(out[i].Path, data, 0o755)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("copying build %s: %w", b.Name, err)
 		}
 	}
 	return out, nil
-}
-
-func copyExecutable(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
