@@ -82,9 +82,8 @@ func faults(runs []procRun) int64 {
 
 const abBinDir = "ab-bin"
 
-// copyBuilds runs every build from a copy of its own, written alike (one write): how a binary's file
-// was written moves the figures of the same bytes (the linker's output ran slowest here, ADD and DEL
-// alike), and the builds must differ only in their code.
+// copyBuilds runs every build from a copy of its own (installCopy): the builds must differ only in
+// their code, not in how their files were written.
 func copyBuilds(runDir string, bins []Binary) ([]Binary, error) {
 	dir := filepath.Join(runDir, abBinDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -93,11 +92,7 @@ func copyBuilds(runDir string, bins []Binary) ([]Binary, error) {
 	out := make([]Binary, len(bins))
 	for i, b := range bins {
 		out[i] = Binary{Name: b.Name, Path: filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(b.Path)))}
-		data, err := os.ReadFile(b.Path)
-		if err == nil {
-			err = os.WriteFile(out[i].Path, data, 0o755)
-		}
-		if err != nil {
+		if err := installCopy(b.Path, out[i].Path); err != nil {
 			return nil, fmt.Errorf("copying build %s: %w", b.Name, err)
 		}
 	}
