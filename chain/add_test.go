@@ -349,6 +349,16 @@ func TestAddWaitsForFirstRegeneration(t *testing.T) {
 			if ep == nil || realizedRevision(ep) < 1 || took < regeneration {
 				t.Fatalf("ADD returned after %v, before the endpoint's first regeneration (%v): %+v", took, regeneration, ep)
 			}
+			// Polls a quarter of the time waited apart (at least 10 ms): about 16 in 400 ms, not a busy loop.
+			polls := 0
+			for _, r := range env.agent.Requests() {
+				if r.Method == "GET" && r.Path == "/v1/endpoint/"+endpointID("regen", "eth0") {
+					polls++
+				}
+			}
+			if polls > 30 {
+				t.Errorf("%d GETs of the endpoint while waiting %v for its regeneration", polls, regeneration)
+			}
 		})
 	}
 }

@@ -125,7 +125,8 @@ func (a *Agent) WaitRegenerated(ctx context.Context, id string) error {
 	late := func() error {
 		return fmt.Errorf("%w: endpoint %s: first regeneration not done within the deadline (state %q)", ErrAgentUnavailable, id, endpointState(ep))
 	}
-	for poll := a.minPoll; ; poll = min(poll*2, a.maxPoll) {
+	start := time.Now()
+	for {
 		err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
 			ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id), slimRegeneration)
 			if err == nil {
@@ -141,11 +142,14 @@ func (a *Agent) WaitRegenerated(ctx context.Context, id string) error {
 		case realizedRevision(ep) >= 1:
 			return nil
 		}
+		// A quarter of the time waited so far: a regeneration that takes long is polled less often, and
+		// one that ends is seen at most a quarter late.
+		poll := min(max(time.Since(start)/4, a.minPoll), a.maxPoll)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < poll+attemptAllowance {
 			return late()
 		}
 		select {
-		case <-time.After(jitter(poll)):
+		case <-time.After(poll):
 		case <-ctx.Done():
 			return late()
 		}
