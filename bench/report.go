@@ -217,7 +217,7 @@ func (res *Results) split(b *strings.Builder) {
 	tw, tc := med(chain) // the default: attachment store on tmpfs
 	cw, cc := med(disk)
 	fmt.Fprintf(b, "\nWhere cilium-chain's ADD process goes (medians, wall / CPU): exec + Go runtime + skel + prevResult like the no-op %.1f / %.1f ms; "+
-		"linking and initialising cilium-chain's packages (%d inits vs %d) %+.1f / %+.1f ms; the ADD work itself (config, netlink, state record, PUT, print) %+.1f / %+.1f ms; "+
+		"linking and initialising cilium-chain's packages (%d inits vs %d) %+.1f / %+.1f ms; the ADD work itself (config, netlink, state record, PUT, the GET of the regeneration wait, print) %+.1f / %+.1f ms; "+
 		"the attachment store on disk instead of tmpfs %+.1f / %+.1f ms.\n",
 		ms(nw), ms(nc), imports.Init.Count, noop.Init.Count, ms(iw-nw), ms(ic-nc), ms(tw-iw), ms(tc-ic), ms(cw-tw), ms(cc-tc))
 }
