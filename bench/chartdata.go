@@ -53,9 +53,9 @@ func (res *Results) WriteChart(path string) error {
 		var rows []row
 		for _, r := range res.Real {
 			col := variantColors[r.Variant.Key]
-			rows = append(rows, row{Label: short(r.Variant) + " ADD", Color: col, OK: r.Wall}, row{Label: short(r.Variant) + " its PUT", Color: col, OK: r.PUT})
+			rows = append(rows, row{Label: short(r.Variant) + " ADD", Color: col, OK: r.Wall}, row{Label: short(r.Variant) + " its create", Color: col, OK: r.Create})
 		}
-		y = c.panel(y, width, "real cilium-agent: plugin ADD and the PUT inside it", "ms", time.Millisecond, rows)
+		y = c.panel(y, width, "real cilium-agent: plugin ADD and the endpoint's creation inside it", "ms", time.Millisecond, rows)
 	}
 	c.img = c.img.SubImage(image.Rect(0, 0, width, min(y, height))).(*image.RGBA) // crop what is unused
 	return c.save(path)

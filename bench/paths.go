@@ -24,7 +24,8 @@ func (p Paths) cniPath() string { return p.BinDir + ":" + filepath.Join(p.PeerDi
 func (p Paths) plugin(name string) string { return filepath.Join(p.BinDir, name) }
 
 // Prepare fills BinDir: cilium-chain from bin/ (make build), upstream's cilium-cni from the peers, and
-// the no-op plugin built here with the same flags as cilium-chain.
+// the no-op plugins built here with the same flags as cilium-chain, each written as a copy of its own
+// (installCopy).
 func (p Paths) Prepare() error {
 	for _, peer := range []string{"cnitool", "flannel", "bridge", "host-local", "cilium-cni"} {
 		if _, err := os.Stat(p.peer(peer)); err != nil {
@@ -37,29 +38,39 @@ func (p Paths) Prepare() error {
 	if err := os.MkdirAll(p.BinDir, 0o755); err != nil {
 		return fmt.Errorf("bin dir: %w", err)
 	}
-	links := map[string]string{
+	sources := map[string]string{
 		"cilium-chain": filepath.Join(p.Repo, "bin", "cilium-chain"),
 		"cilium-cni":   p.peer("cilium-cni"),
 	}
-	for name, target := range links {
-		if _, err := os.Stat(target); err != nil {
-			return fmt.Errorf("%s missing (make build): %w", target, err)
-		}
-		link := p.plugin(name)
-		_ = os.Remove(link)
-		if err := os.Symlink(target, link); err != nil {
-			return fmt.Errorf("linking %s: %w", name, err)
-		}
-	}
 	for name, tags := range map[string]string{noopType: "", noopImportsType: "importchain"} {
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+tags, "-o", p.plugin(name), "./bench/noop")
+		sources[name] = p.plugin(name) + ".linked"
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+tags, "-o", sources[name], "./bench/noop")
 		build.Dir = p.Repo
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			return fmt.Errorf("building %s: %w\n%s", name, err, out)
 		}
+		defer os.Remove(sources[name])
+	}
+	for name, src := range sources {
+		if err := installCopy(src, p.plugin(name)); err != nil {
+			return fmt.Errorf("%s (make build?): %w", name, err)
+		}
 	}
 	return nil
+}
+
+// installCopy writes src's bytes to dst in one write, as an installer puts a plugin on a node (ours
+// copies it with io.Copy). How a binary's file was written moves the process figures of the same
+// bytes (the linker's own output ran slowest here, ADD and DEL alike), so every plugin under test
+// runs from a file written alike.
+func installCopy(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(dst)
+	return os.WriteFile(dst, data, 0o755)
 }
 
 // requireStatic refuses a dynamically linked binary: upstream ships cilium-cni static (CGO_ENABLED=0),

@@ -16,6 +16,7 @@ import (
 type apiCall struct {
 	Method, Path string
 	Status       int
+	Start        time.Time
 	Took         time.Duration
 }
 
@@ -46,7 +47,7 @@ func startProxy(sock, agentSock string) (*timingProxy, error) {
 		start := time.Now()
 		rp.ServeHTTP(rec, r)
 		p.mu.Lock()
-		p.log = append(p.log, apiCall{Method: r.Method, Path: r.URL.Path, Status: rec.status, Took: time.Since(start)})
+		p.log = append(p.log, apiCall{Method: r.Method, Path: r.URL.Path, Status: rec.status, Start: start, Took: time.Since(start)})
 		p.mu.Unlock()
 	})}
 	go func() {

@@ -4,21 +4,24 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
-// realResult splits each plugin's ADD against the real agent into the agent's PUT and the rest.
+// realResult splits each plugin's ADD against the real agent into the endpoint's creation (the
+// agent's work the plugin waits for) and the rest.
 type realResult struct {
-	Variant  variant
-	Flannel  sample    // Flannel ADD through cnitool (the primary's share of a pod's ADD)
-	Wall     sample    // the chained plugin's ADD process, exec to exit
-	PUT      sample    // PUT /endpoint as timed at the proxy
-	OtherAPI sample    // every other agent call during the ADD (upstream: GET /config twice)
-	Own      []float64 // share of the plugin's ADD outside the PUT, per cycle
+	Variant variant
+	Flannel sample // Flannel ADD through cnitool (the primary's share of a pod's ADD)
+	Wall    sample // the chained plugin's ADD process, exec to exit
+	// Create: from the PUT /endpoint's start, as timed at the proxy, to the end of the last call after
+	// it. Upstream's PUT asks for a synchronous build, so it is that PUT; cilium-chain's PUT does not,
+	// and its GETs until the first regeneration is done (the waits between them included) follow.
+	Create   sample
+	OtherAPI sample    // every agent call before the PUT (upstream: GET /config twice)
+	Own      []float64 // share of the plugin's ADD outside Create, per cycle
 	ChainOwn []float64 // same for the whole chain ADD (Flannel + plugin)
 	Del      sample
 	Calls    string // the API calls of one ADD
@@ -83,30 +86,57 @@ func (r *realNode) cycle(ctx context.Context, runner *cniRunner, res *realResult
 	if !keep {
 		return nil
 	}
-	var put, other time.Duration
-	var names []string
-	for _, c := range calls {
-		names = append(names, c.Method+" "+c.Path)
-		if c.Method == http.MethodPut {
-			put += c.Took
-		} else {
-			other += c.Took
-		}
-	}
-	if put == 0 {
+	create, other, names := splitCalls(calls)
+	if create == 0 {
 		return fmt.Errorf("%s: no PUT reached the agent during ADD (calls: %v)", v.Label, names)
 	}
 	res.Flannel = append(res.Flannel, flannel.Took)
 	res.Wall = append(res.Wall, add.Took)
-	res.PUT = append(res.PUT, put)
+	res.Create = append(res.Create, create)
 	res.OtherAPI = append(res.OtherAPI, other)
-	res.Own = append(res.Own, float64(add.Took-put)/float64(add.Took))
+	res.Own = append(res.Own, float64(add.Took-create)/float64(add.Took))
 	total := flannel.Took + add.Took
-	res.ChainOwn = append(res.ChainOwn, float64(total-put)/float64(total))
+	res.ChainOwn = append(res.ChainOwn, float64(total-create)/float64(total))
 	res.Del = append(res.Del, del.Took)
-	sort.Strings(names)
-	res.Calls = strings.Join(names, ", ")
+	res.Calls = names
 	return nil
+}
+
+// splitCalls divides one ADD's agent calls into the endpoint's creation (the first PUT's start to the
+// end of the last call from then on) and the calls before it, and names them: "GET /v1/config,
+// PUT /v1/endpoint/{id}, GET /v1/endpoint/{id} ×3", in order.
+func splitCalls(calls []apiCall) (create, before time.Duration, names string) {
+	var put time.Time
+	var end time.Time
+	var list []string
+	counts := map[string]int{}
+	for _, c := range calls {
+		if c.Method == http.MethodPut && put.IsZero() {
+			put = c.Start
+		}
+		switch {
+		case put.IsZero():
+			before += c.Took
+		case c.Start.Add(c.Took).After(end):
+			end = c.Start.Add(c.Took)
+		}
+		name := c.Method + " " + c.Path
+		if id, ok := strings.CutPrefix(c.Path, "/v1/endpoint/"); ok && id != "" {
+			name = c.Method + " /v1/endpoint/{id}"
+		}
+		if counts[name]++; counts[name] == 1 {
+			list = append(list, name)
+		}
+	}
+	for i, n := range list {
+		if counts[n] > 1 {
+			list[i] = fmt.Sprintf("%s ×%d", n, counts[n])
+		}
+	}
+	if !put.IsZero() {
+		create = end.Sub(put)
+	}
+	return create, before, strings.Join(list, ", ")
 }
 
 // leftoverEndpoints counts endpoints other than the agent's host endpoint.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The report's "On a real node" section copies the headline block of make bench-cluster's report
@@ -57,6 +58,33 @@ func TestReportCopiesRealNodeHeadline(t *testing.T) {
 				if strings.Contains(got, n) {
 					t.Errorf("report has %q:\n%s", n, got)
 				}
+			}
+		})
+	}
+}
+
+func TestSplitCalls(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	call := func(method, path string, start, took int) apiCall {
+		return apiCall{Method: method, Path: path, Start: at(start), Took: time.Duration(took) * time.Millisecond}
+	}
+	cases := []struct {
+		name        string
+		calls       []apiCall
+		create, pre time.Duration
+		names       string
+	}{
+		{"synchronous PUT after GET /config", []apiCall{call("GET", "/v1/config", 0, 2), call("GET", "/v1/config", 3, 2), call("PUT", "/v1/endpoint/cilium-local:0", 6, 90)},
+			90 * time.Millisecond, 4 * time.Millisecond, "GET /v1/config ×2, PUT /v1/endpoint/{id}"},
+		{"PUT, then polls until regenerated", []apiCall{call("PUT", "/v1/endpoint/cilium-local:0", 10, 5), call("GET", "/v1/endpoint/cni-attachment-id:c:eth0", 16, 1), call("GET", "/v1/endpoint/cni-attachment-id:c:eth0", 30, 1), call("GET", "/v1/endpoint/cni-attachment-id:c:eth0", 70, 2)},
+			62 * time.Millisecond, 0, "PUT /v1/endpoint/{id}, GET /v1/endpoint/{id} ×3"},
+		{"no PUT", []apiCall{call("GET", "/v1/config", 0, 2)}, 0, 2 * time.Millisecond, "GET /v1/config"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			create, pre, names := splitCalls(tc.calls)
+			if create != tc.create || pre != tc.pre || names != tc.names {
+				t.Errorf("splitCalls = %v, %v, %q; want %v, %v, %q", create, pre, names, tc.create, tc.pre, tc.names)
 			}
 		})
 	}

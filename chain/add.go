@@ -72,7 +72,8 @@ func (c *Call) Add(ctx context.Context) (*current.Result, error) {
 }
 
 // register is what ADD and adoption share once the veth is known: record the attachment, PUT the
-// endpoint (replacing a stale one), and roll back on failure. The caller finishes the record.
+// endpoint (replacing a stale one), wait for its first regeneration, and roll back on failure. The
+// caller finishes the record.
 func (c *Call) register(ctx context.Context, att *attachment, pair *vethPair, labels models.Labels) (*models.Endpoint, error) {
 	if err := c.store.put(c.record(stateAdding)); err != nil {
 		return nil, err
@@ -97,6 +98,10 @@ func (c *Call) register(ctx context.Context, att *attachment, pair *vethPair, la
 		if err = c.agent.DeleteEndpoint(ctx, c.endpointID()); err == nil {
 			ep, _, err = c.agent.PutEndpoint(ctx, req)
 		}
+	}
+	if err == nil {
+		sent = true
+		err = c.agent.WaitRegenerated(ctx, c.endpointID())
 	}
 	if err != nil {
 		return nil, c.rollback(sent, fmt.Errorf("registering endpoint %s: %w", c.endpointID(), err))

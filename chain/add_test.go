@@ -2,7 +2,6 @@ package chain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -50,14 +49,15 @@ func TestAddEveryVersion(t *testing.T) {
 			if l := []string(ep.Status.Labels.Realized.User); !reflect.DeepEqual(l, wantLabels) {
 				t.Fatalf("labels %v, want %v", l, wantLabels)
 			}
-			// GET /config comes once per agent start (TestAddAsksAgentConfigOncePerAgentStart).
-			if reqs := env.agent.Requests(); len(reqs) != 2 || reqs[1].Method != "PUT" {
-				t.Fatalf("agent requests for the first ADD: %+v, want GET /config and the PUT", reqs)
+			// GET /config comes once per agent start (TestAddAsksAgentConfigOncePerAgentStart); the
+			// GET of the endpoint is the wait for its first regeneration.
+			reqs := env.agent.Requests()
+			if len(reqs) != 3 || reqs[1].Method != "PUT" || reqs[2].Method != "GET" || reqs[2].Path != "/v1/endpoint/"+endpointID(c.ContainerID, "eth0") {
+				t.Fatalf("agent requests for the first ADD: %+v, want GET /config, the PUT and one GET of the endpoint", requestLines(reqs))
 			}
-			var sent models.EndpointChangeRequest
-			_ = json.Unmarshal(env.agent.Requests()[1].Body, &sent)
-			if sent.ContainerNetnsPath != "/var/run/cilium/netns/"+filepath.Base(p.ns.Path()) || sent.IsSecondaryInterface {
-				t.Fatalf("netns path %q (the agent's view of it, as upstream sends), secondary %v", sent.ContainerNetnsPath, sent.IsSecondaryInterface)
+			sent := sentPut(t, reqs)
+			if sent.ContainerNetnsPath != "/var/run/cilium/netns/"+filepath.Base(p.ns.Path()) || sent.IsSecondaryInterface || sent.SyncBuildEndpoint {
+				t.Fatalf("netns path %q (the agent's view of it, as upstream sends), secondary %v, synchronous build %v", sent.ContainerNetnsPath, sent.IsSecondaryInterface, sent.SyncBuildEndpoint)
 			}
 			if recs, _ := c.store.list(); len(recs) != 1 || recs[0].State != stateAdded {
 				t.Fatalf("attachment record: %+v", recs)
@@ -76,10 +76,7 @@ func TestAddPicksNamedVethAmongSeveral(t *testing.T) {
 	if ep == nil || ep.Status.Networking.InterfaceName != p.hostVeth["net1"] || ep.Status.Networking.Addressing[0].IPv4 != "10.99.0.7" {
 		t.Fatalf("registered the wrong veth: %+v", ep)
 	}
-	var sent models.EndpointChangeRequest
-	reqs := env.agent.Requests()
-	_ = json.Unmarshal(reqs[len(reqs)-1].Body, &sent)
-	if !sent.IsSecondaryInterface {
+	if !sentPut(t, env.agent.Requests()).IsSecondaryInterface {
 		t.Fatal("net1 must be sent as a secondary interface")
 	}
 }
@@ -252,7 +249,26 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 		kind  error
 	}{
 		{"agent down until the deadline", func(env *testEnv) { env.agent.Down() }, ErrAgentUnavailable},
-		{"agent slower than the deadline", func(env *testEnv) { env.agent.SetDelay(3 * time.Second) }, ErrAgentUnavailable},
+		// Only the PUT is slow: a DELETE as slow would outlast del-timeout, and then keeping the record for
+		// GC is right whether or not the agent's undo of the abandoned create came first.
+		{"PUT slower than the deadline", func(env *testEnv) {
+			env.agent.SetDelay(3 * time.Second)
+			env.agent.OnRequest(func(r *http.Request) {
+				if r.Method == http.MethodPut {
+					env.agent.SetDelay(0) // from the next request on
+				}
+			})
+		}, ErrAgentUnavailable},
+		{"agent answers after the deadline", func(env *testEnv) { env.agent.SetReplyDelay(3 * time.Second) }, ErrAgentUnavailable},
+		{"first regeneration slower than the deadline", func(env *testEnv) { env.agent.SetRegeneration(3 * time.Second) }, ErrAgentUnavailable},
+		{"endpoint gone while waiting for its regeneration", func(env *testEnv) {
+			env.agent.SetRegeneration(3 * time.Second)
+			env.agent.Inject(fakeagent.Fault{Method: "GET", PathPrefix: "/endpoint/", Status: 404, Count: 1})
+		}, ErrAgentFailed},
+		{"429 storm while waiting for the regeneration", func(env *testEnv) {
+			env.agent.SetRegeneration(100 * time.Millisecond)
+			env.agent.Inject(fakeagent.Fault{Method: "GET", PathPrefix: "/endpoint/", Status: 429, Count: 1000})
+		}, ErrAgentUnavailable},
 		{"agent 400", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 400, 1)) }, ErrAgentRejected},
 		{"agent 500", func(env *testEnv) { env.agent.Inject(fakeFault("PUT", 500, 1)) }, ErrAgentFailed},
 		{"agent returns an unusable MAC after creating", func(env *testEnv) { env.agent.SetMAC("not-a-mac") }, ErrAgentFailed},
@@ -274,6 +290,7 @@ func TestAddFailureLeavesNothing(t *testing.T) {
 				t.Errorf("ADD took %v with a 700ms deadline", d)
 			}
 			env.agent.SetDelay(0)
+			env.agent.ClearFaults()
 			_ = env.agent.Up()
 			time.Sleep(50 * time.Millisecond) // let a slow handler finish
 			recs, _ := c.store.list()
@@ -293,6 +310,56 @@ func TestAddAgentRestartingMidAdd(t *testing.T) {
 	wantKind(t, err, nil, "")
 	if env.agent.Endpoint(endpointID("restart", "eth0")) == nil {
 		t.Fatal("no endpoint after the agent came back within the deadline")
+	}
+}
+
+// TestAddWaitsForFirstRegeneration: the create is not synchronous, so ADD itself waits until the agent
+// has realized the endpoint's policy: a pod must not start before its policy is in force. Meanwhile an
+// agent restart and a few 429s from the endpoint-get limiter are waited out.
+func TestAddWaitsForFirstRegeneration(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(env *testEnv)
+	}{
+		{"regeneration takes a while", func(env *testEnv) {}},
+		{"endpoint-get limiter answers 429", func(env *testEnv) {
+			env.agent.Inject(fakeagent.Fault{Method: "GET", PathPrefix: "/endpoint/", Status: 429, Count: 3})
+		}},
+		{"agent restarts meanwhile", func(env *testEnv) {
+			env.agent.OnRequest(func(r *http.Request) {
+				if r.Method == "PUT" {
+					env.agent.OnRequest(nil)
+					go func() { env.agent.Down(); time.Sleep(100 * time.Millisecond); _ = env.agent.Up() }()
+				}
+			})
+		}},
+	}
+	const regeneration = 400 * time.Millisecond
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env, n, p := podEnv(t)
+			env.agent.SetRegeneration(regeneration)
+			tc.setup(env)
+			c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "5s"}), "regen", p.ns.Path(), "eth0", "")
+			start := time.Now()
+			_, err := addInNode(n, c)
+			took := time.Since(start)
+			wantKind(t, err, nil, "")
+			ep := env.agent.Endpoint(endpointID("regen", "eth0"))
+			if ep == nil || realizedRevision(ep) < 1 || took < regeneration {
+				t.Fatalf("ADD returned after %v, before the endpoint's first regeneration (%v): %+v", took, regeneration, ep)
+			}
+			// Polls a quarter of the time waited apart (at least 10 ms): about 16 in 400 ms, not a busy loop.
+			polls := 0
+			for _, r := range env.agent.Requests() {
+				if r.Method == "GET" && r.Path == "/v1/endpoint/"+endpointID("regen", "eth0") {
+					polls++
+				}
+			}
+			if polls > 30 {
+				t.Errorf("%d GETs of the endpoint while waiting %v for its regeneration", polls, regeneration)
+			}
+		})
 	}
 }
 

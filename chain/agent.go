@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -33,6 +32,8 @@ type Agent struct {
 	hints     *retryHints
 	// backoff bounds; tests shorten them.
 	minBackoff, maxBackoff time.Duration
+	// bounds of the interval between polls of an endpoint's first regeneration.
+	minPoll, maxPoll time.Duration
 	// failFastDown: give up at once when nothing listens (no socket, refused) instead of waiting for a
 	// restarting agent. DEL wants this: the deletion queue covers an agent that is down or starting.
 	failFastDown bool
@@ -45,15 +46,8 @@ const apiBasePath = "/v1"
 // NewAgent returns a client for the agent listening on socket. Nothing is dialled until a call.
 func NewAgent(socket string) *Agent {
 	hints := &retryHints{}
-	tr := &http.Transport{
-		DisableCompression: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}
 	rt := runtime_client.New("localhost", apiBasePath, []string{"http"})
-	rt.Transport = &hintingTransport{next: tr, hints: hints}
+	rt.Transport = &hintingTransport{next: &unixTransport{socket: socket}, hints: hints}
 	return &Agent{
 		socket:     socket,
 		endpoints:  endpoint.New(rt, strfmt.Default),
@@ -61,6 +55,8 @@ func NewAgent(socket string) *Agent {
 		hints:      hints,
 		minBackoff: 50 * time.Millisecond,
 		maxBackoff: 2 * time.Second,
+		minPoll:    10 * time.Millisecond,
+		maxPoll:    200 * time.Millisecond,
 	}
 }
 
@@ -119,6 +115,45 @@ func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, e
 		return err
 	})
 	return ep, err
+}
+
+// WaitRegenerated polls GET /endpoint/{id} until the endpoint's first regeneration is done: a realized
+// policy revision ≥ 1, which is what the agent's WaitForFirstRegeneration waits for when a create asks
+// for a synchronous build. Only then are its programs on the host veth and its policy in force.
+func (a *Agent) WaitRegenerated(ctx context.Context, id string) error {
+	var ep *models.Endpoint
+	late := func() error {
+		return fmt.Errorf("%w: endpoint %s: first regeneration not done within the deadline (state %q)", ErrAgentUnavailable, id, endpointState(ep))
+	}
+	start := time.Now()
+	for {
+		err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
+			ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id), slimRegeneration)
+			if err == nil {
+				ep = ok.Payload
+			}
+			return err
+		})
+		switch {
+		case statusCode(err) == http.StatusNotFound:
+			return fmt.Errorf("%w: endpoint %s was deleted while waiting for its first regeneration", ErrAgentFailed, id)
+		case err != nil:
+			return err
+		case realizedRevision(ep) >= 1:
+			return nil
+		}
+		// A quarter of the time waited so far: a regeneration that takes long is polled less often, and
+		// one that ends is seen at most a quarter late.
+		poll := min(max(time.Since(start)/4, a.minPoll), a.maxPoll)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < poll+attemptAllowance {
+			return late()
+		}
+		select {
+		case <-time.After(poll):
+		case <-ctx.Done():
+			return late()
+		}
+	}
 }
 
 // ListEndpoints is GET /endpoint.

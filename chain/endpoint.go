@@ -39,7 +39,11 @@ func endpointRequest(c *Call, att *attachment, pair *vethPair, labels models.Lab
 		K8sNamespace:           c.Args.PodNamespace,
 		K8sUID:                 c.Args.PodUID,
 		Labels:                 labels,
-		SyncBuildEndpoint:      true,
+		// Not a synchronous build: the agent's endpoint-create limiter adjusts its rate and
+		// parallelism to how long a create takes (pkg/rate/api_limiter.go), so a create that holds its
+		// slot through the first regeneration slows every create of a pod burst. register waits for
+		// that regeneration itself (Agent.WaitRegenerated).
+		SyncBuildEndpoint: false,
 		DatapathConfiguration: &models.EndpointDatapathConfiguration{
 			// The primary plugin owns addressing and routing; the agent only attaches programs.
 			RequireArpPassthrough: true,

@@ -3,12 +3,14 @@ package chain
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cilium/cilium/api/v1/models"
 	"github.com/sirupsen/logrus"
 
 	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
@@ -117,4 +119,29 @@ func wantKind(t *testing.T, err, kind error, msgPart string) {
 	if msgPart != "" && !strings.Contains(err.Error(), msgPart) {
 		t.Fatalf("error %q does not mention %q", err, msgPart)
 	}
+}
+
+// sentPut is the body of the last PUT /endpoint the fake served.
+func sentPut(t *testing.T, reqs []fakeagent.Request) models.EndpointChangeRequest {
+	t.Helper()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Method == "PUT" {
+			var sent models.EndpointChangeRequest
+			if err := json.Unmarshal(reqs[i].Body, &sent); err != nil {
+				t.Fatalf("PUT body: %v", err)
+			}
+			return sent
+		}
+	}
+	t.Fatalf("no PUT among %v", requestLines(reqs))
+	return models.EndpointChangeRequest{}
+}
+
+// requestLines is "METHOD path status" per request, for failure messages.
+func requestLines(reqs []fakeagent.Request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status)
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cilium/cilium/api/v1/models"
 	"github.com/containernetworking/plugins/pkg/ns"
 
+	"github.com/cilium-chain/cilium-chain/chain/fakeagent"
 	"github.com/cilium-chain/cilium-chain/e2e/peer"
 )
 
@@ -68,39 +69,53 @@ func (n *cniNode) recordOf(containerID string) string {
 	return filepath.Join(n.e.dir, "state", n.network, containerID+":eth0")
 }
 
-// TestKillDuringAddThenDel: the plugin dies while the agent runs the endpoint's first regeneration.
-// The agent undoes that create once the client is gone (see fakeagent's put); the plugin's record of
-// the attempt stays, and the runtime's DEL must succeed and leave nothing.
+// TestKillDuringAddThenDel: the plugin dies mid-ADD, and the runtime's DEL must succeed and leave
+// nothing; the plugin's record of the attempt stays until then. Killed while the agent creates the
+// endpoint, the agent undoes that create once the client is gone (see fakeagent's put); killed while
+// waiting for the endpoint's first regeneration, the endpoint stays for DEL to delete.
 func TestKillDuringAddThenDel(t *testing.T) {
-	n := newCNINode(t)
-	n.e.agent.SetDelay(3 * time.Second)
-	pod, flannelOnly := n.killMidAdd("killed", models.EndpointStateRegenerating)
-	n.e.agent.SetDelay(0)
-	if err := peer.Eventually(2*time.Second, 20*time.Millisecond, func() error {
-		if n.e.agent.Abandoned() != 1 || n.e.agent.Endpoint("cni-attachment-id:killed:eth0") != nil {
-			return fmt.Errorf("the agent has not undone the create (abandoned %d)", n.e.agent.Abandoned())
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name      string
+		slow      func(a *fakeagent.Agent, d time.Duration)
+		abandoned int
+	}{
+		{"during the create", (*fakeagent.Agent).SetDelay, 1},
+		{"waiting for the regeneration", (*fakeagent.Agent).SetRegeneration, 0},
 	}
-	if !peer.FileExists(n.recordOf("killed")) {
-		t.Fatal("the killed ADD left no record of its attempt")
-	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newCNINode(t)
+			tc.slow(n.e.agent, 3*time.Second)
+			pod, flannelOnly := n.killMidAdd("killed", models.EndpointStateRegenerating)
+			tc.slow(n.e.agent, 0)
+			if err := peer.Eventually(2*time.Second, 20*time.Millisecond, func() error {
+				left := n.e.agent.Endpoint("cni-attachment-id:killed:eth0") != nil
+				if n.e.agent.Abandoned() != tc.abandoned || left != (tc.abandoned == 0) {
+					return fmt.Errorf("abandoned creates %d, endpoint left %v", n.e.agent.Abandoned(), left)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !peer.FileExists(n.recordOf("killed")) {
+				t.Fatal("the killed ADD left no record of its attempt")
+			}
 
-	o := run(t, "DEL", n.stdinFor("0.3.1", nil), map[string]string{"CNI_CONTAINERID": "killed", "CNI_NETNS": pod.Path()})
-	o.wantCode(t, 0, "")
-	if peer.FileExists(n.recordOf("killed")) {
-		t.Fatal("record of the killed ADD left after its DEL")
-	}
-	if q, _ := filepath.Glob(filepath.Join(n.e.dir, "deleteQueue", "*.delete")); len(q) != 0 {
-		t.Fatalf("DEL on a live agent queued %v", q)
-	}
-	if len(n.e.agent.Endpoints()) != 0 {
-		t.Fatalf("endpoints left: %d", len(n.e.agent.Endpoints()))
-	}
-	if _, err := n.cnitoolIn(flannelOnly, "del", pod, ""); err != nil {
-		t.Fatal(err)
+			o := run(t, "DEL", n.stdinFor("0.3.1", nil), map[string]string{"CNI_CONTAINERID": "killed", "CNI_NETNS": pod.Path()})
+			o.wantCode(t, 0, "")
+			if peer.FileExists(n.recordOf("killed")) {
+				t.Fatal("record of the killed ADD left after its DEL")
+			}
+			if q, _ := filepath.Glob(filepath.Join(n.e.dir, "deleteQueue", "*.delete")); len(q) != 0 {
+				t.Fatalf("DEL on a live agent queued %v", q)
+			}
+			if len(n.e.agent.Endpoints()) != 0 {
+				t.Fatalf("endpoints left: %d", len(n.e.agent.Endpoints()))
+			}
+			if _, err := n.cnitoolIn(flannelOnly, "del", pod, ""); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

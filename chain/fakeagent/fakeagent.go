@@ -26,24 +26,25 @@ import (
 type Agent struct {
 	socket string
 
-	mu         sync.Mutex
-	srv        *http.Server
-	endpoints  map[int64]*models.Endpoint
-	nextID     int64
-	requests   []Request
-	problems   []string
-	faults     []Fault
-	delay      time.Duration
-	replyDelay time.Duration
-	mac        string
-	health     string
-	routeMTU   int64
-	daemon     Daemon
-	limiter    *limiter
-	deletes    chan struct{} // the endpoint-delete limiter's parallel slots
-	restored   chan struct{} // closed once restoration is done; see SetRestoring
-	abandoned  int           // creates undone because the client left mid-create
-	onRequest  func(r *http.Request)
+	mu           sync.Mutex
+	srv          *http.Server
+	endpoints    map[int64]*models.Endpoint
+	nextID       int64
+	requests     []Request
+	problems     []string
+	faults       []Fault
+	delay        time.Duration
+	replyDelay   time.Duration
+	regeneration time.Duration
+	mac          string
+	health       string
+	routeMTU     int64
+	daemon       Daemon
+	limiter      *limiter
+	deletes      chan struct{} // the endpoint-delete limiter's parallel slots
+	restored     chan struct{} // closed once restoration is done; see SetRestoring
+	abandoned    int           // creates undone because the client left mid-create
+	onRequest    func(r *http.Request)
 }
 
 // Request is one request the fake served, for assertions.
@@ -119,10 +120,13 @@ func (a *Agent) ClearFaults() { a.mu.Lock(); a.faults, a.delay = nil, 0; a.mu.Un
 // OnRequest runs f on each request before it is answered (to change the world mid-call).
 func (a *Agent) OnRequest(f func(r *http.Request)) { a.mu.Lock(); a.onRequest = f; a.mu.Unlock() }
 
-// SetDelay is how long the agent works on each request. For PUT that is the endpoint's first
-// regeneration, with the endpoint already registered (see put); for DELETE the deletion itself, which
-// completes even if the client has gone; any other answer is simply late.
+// SetDelay is how long the agent works on each request. For PUT that is the create's work with the
+// endpoint already registered, undone if the client leaves meanwhile (see put); for DELETE the deletion
+// itself, which completes even if the client has gone; any other answer is simply late.
 func (a *Agent) SetDelay(d time.Duration) { a.mu.Lock(); a.delay = d; a.mu.Unlock() }
+
+// SetRegeneration is how long an endpoint's first regeneration takes after PUT registered it (see put).
+func (a *Agent) SetRegeneration(d time.Duration) { a.mu.Lock(); a.regeneration = d; a.mu.Unlock() }
 
 // SetReplyDelay holds a successful PUT's answer after the endpoint is ready: the window in which a
 // killed client leaves an endpoint it never heard of.
@@ -198,7 +202,7 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		hook(r)
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec, r := recording(w, r)
 	defer func() {
 		a.mu.Lock()
 		a.requests[idx].Status = rec.status
@@ -210,7 +214,8 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if fault.Reset {
 			if fault.Handled {
-				a.route(httptest.NewRecorder(), r, body, 0)
+				hrec, hr := recording(httptest.NewRecorder(), r)
+				a.route(hrec, hr, body, 0)
 			}
 			resetConn(w)
 			return
@@ -276,10 +281,33 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
+type recorderKey struct{}
+
+// recording wraps w to record the status and puts the recorder in r's context, where the limiter
+// reads how its request was answered (answered).
+func recording(w http.ResponseWriter, r *http.Request) (*statusRecorder, *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	return rec, r.WithContext(context.WithValue(r.Context(), recorderKey{}, rec))
+}
+
+// answered is the status written so far on the request of ctx; 0 for none.
+func answered(ctx context.Context) int {
+	if rec, ok := ctx.Value(recorderKey{}).(*statusRecorder); ok {
+		return rec.status
+	}
+	return 0
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	writeRaw(w, status, b)
+}
+
+// writeRaw answers with JSON encoded beforehand (under a.mu, for an endpoint that may change).
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // resetConn drops the connection mid-response.

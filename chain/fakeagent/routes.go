@@ -1,6 +1,7 @@
 package fakeagent
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -44,16 +45,18 @@ func (a *Agent) endpointRoute(w http.ResponseWriter, r *http.Request, rest strin
 		a.del(w, r, id, delay)
 	case r.Method == http.MethodGet && (sub == "" || sub == "healthz"):
 		a.mu.Lock()
-		ep := a.lookup(id)
-		a.mu.Unlock()
-		switch {
-		case ep == nil:
-			writeJSON(w, http.StatusNotFound, models.Error("endpoint not found"))
-		case sub == "healthz":
-			writeJSON(w, http.StatusOK, ep.Status.Health)
-		default:
-			writeJSON(w, http.StatusOK, ep)
+		var b []byte
+		if ep := a.lookup(id); ep != nil && sub == "healthz" {
+			b, _ = json.Marshal(ep.Status.Health)
+		} else if ep != nil {
+			b, _ = json.Marshal(ep)
 		}
+		a.mu.Unlock()
+		if b == nil {
+			writeJSON(w, http.StatusNotFound, models.Error("endpoint not found"))
+			return
+		}
+		writeRaw(w, http.StatusOK, b)
 	default:
 		writeJSON(w, http.StatusNotFound, models.Error("no route "+r.Method+" "+r.URL.Path))
 	}
@@ -94,10 +97,12 @@ func (a *Agent) del(w http.ResponseWriter, r *http.Request, id string, work time
 // put is PUT /endpoint/{id} as EndpointPutEndpointIDHandler.Handle and endpointAPIManager.CreateEndpoint
 // (pkg/endpoint/api/endpoint_api_handler.go, endpoint_api_manager.go) serve it, in their order: wait
 // while restoring (503), the endpoint-create limiter (429), uniqueness of the CNI attachment ID and of
-// the IPs (400), then the endpoint is registered (endpointManager.AddEndpoint: GET finds it from here)
-// and its first regeneration runs (work). The agent waits for that on the request's context
-// (SyncBuildEndpoint → WaitForFirstRegeneration): a client that disconnects meanwhile makes it undo
-// the create (errorDuringCreation). Once regenerated the create stands, answer delivered or not.
+// the IPs (400), then the endpoint is registered (endpointManager.AddEndpoint: GET finds it from here),
+// the create's own work runs, and its first regeneration. The agent runs the create on the request's
+// context: a client that disconnects meanwhile makes it undo the create (errorDuringCreation). With
+// SyncBuildEndpoint it also waits for the first regeneration there (WaitForFirstRegeneration), in the
+// limiter's slot; without, it answers at once and the regeneration completes later. Once answered or
+// regenerated the create stands, answer delivered or not.
 func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []byte, work time.Duration) {
 	if id != "cilium-local:0" {
 		a.problem("PUT /endpoint/" + id + ": CNI plugins create with cilium-local:0")
@@ -129,9 +134,10 @@ func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []by
 	}
 	ep := a.create(&req)
 	ep.Status.State = models.EndpointStateRegenerating.Pointer()
-	replyDelay := a.replyDelay
+	ep.Status.Policy.Realized.PolicyRevision = 0
+	replyDelay, regeneration := a.replyDelay, a.regeneration
 	a.mu.Unlock()
-	if !sleepCtx(r.Context(), work) {
+	if !sleepCtx(r.Context(), work) || (req.SyncBuildEndpoint && !sleepCtx(r.Context(), regeneration)) {
 		a.mu.Lock()
 		delete(a.endpoints, ep.ID)
 		a.abandoned++
@@ -139,11 +145,44 @@ func (a *Agent) put(w http.ResponseWriter, r *http.Request, id string, body []by
 		writeJSON(w, http.StatusInternalServerError, models.Error("request cancelled while waiting for the first regeneration"))
 		return
 	}
-	a.mu.Lock()
-	ep.Status.State = models.EndpointStateReady.Pointer()
-	a.mu.Unlock()
+	var reply []byte
+	switch {
+	case req.SyncBuildEndpoint:
+		a.regenerated(ep.ID)
+		reply = a.snapshot(ep.ID)
+	case regeneration > 0:
+		reply = a.snapshot(ep.ID)
+		time.AfterFunc(regeneration, func() { a.regenerated(ep.ID) })
+	default: // done as soon as answered
+		reply = a.snapshot(ep.ID)
+		a.regenerated(ep.ID)
+	}
 	time.Sleep(replyDelay)
-	writeJSON(w, http.StatusCreated, ep)
+	writeRaw(w, http.StatusCreated, reply)
+}
+
+// regenerated completes an endpoint's first regeneration, if it is still there. The endpoint is
+// replaced, not changed in place: a snapshot handed out earlier stays as it was.
+func (a *Agent) regenerated(id int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.endpoints[id]
+	if old == nil {
+		return
+	}
+	ep, status, policy := *old, *old.Status, *old.Status.Policy
+	status.State = models.EndpointStateReady.Pointer()
+	policy.Realized = &models.EndpointPolicy{PolicyRevision: 1}
+	status.Policy, ep.Status = &policy, &status
+	a.endpoints[id] = &ep
+}
+
+// snapshot is the endpoint's JSON as the API answers it now.
+func (a *Agent) snapshot(id int64) []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b, _ := json.Marshal(a.endpoints[id])
+	return b
 }
 
 // conflict is what CreateEndpoint refuses before registering anything, in the agent's words: a second
@@ -196,6 +235,7 @@ func (a *Agent) create(req *models.EndpointChangeRequest) *models.Endpoint {
 				K8sPodName:      req.K8sPodName,
 			},
 			Identity: identityFor(req.Labels),
+			Policy:   &models.EndpointPolicyStatus{Realized: &models.EndpointPolicy{PolicyRevision: 1}},
 			Health:   &models.EndpointHealth{OverallHealth: models.EndpointHealthStatusOK, Bpf: models.EndpointHealthStatusOK, Policy: models.EndpointHealthStatusOK, Connected: true},
 			Labels:   &models.LabelConfigurationStatus{Realized: &models.LabelConfigurationSpec{User: req.Labels}},
 			Networking: &models.EndpointNetworking{

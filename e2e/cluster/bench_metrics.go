@@ -15,7 +15,8 @@ const benchMetricsAddr = "127.0.0.1:9962"
 // The agent's metrics the bench reads (names and labels as v1.20.2 registers them: pkg/metrics,
 // pkg/rate/metrics, pkg/metrics/middleware.go).
 const (
-	// PUT /endpoint/{id} through the API rate limiter, by outcome and return code (429 when refused).
+	// API calls through the rate limiter, by api_call ("endpoint-create" = PUT /endpoint/{id},
+	// "endpoint-get" = GET /endpoint/{id} and its subpaths), outcome and return code (429 when refused).
 	metricLimiterProcessed = "cilium_api_limiter_processed_requests_total"
 	// each endpoint regeneration, scope "total" is the whole of it
 	metricRegeneration = "cilium_endpoint_regeneration_time_stats_seconds"
@@ -141,6 +142,8 @@ next:
 type agentFigures struct {
 	createProcessed float64 // PUT /endpoint calls the limiter let through or refused
 	create429       float64 // refused: 429 Too Many Requests
+	getProcessed    float64 // GET /endpoint/{id} calls (cilium-chain's wait for the first regeneration)
+	get429          float64 // refused: 429
 	regenCount      float64 // endpoint regenerations
 	regenSum        float64 // their summed duration, seconds (scope total)
 	putCount        float64 // PUT /v1/endpoint answered (any code)
@@ -161,6 +164,8 @@ func figuresBetween(before, after agentMetrics) agentFigures {
 	return agentFigures{
 		createProcessed: d(metricLimiterProcessed, create),
 		create429:       d(metricLimiterProcessed, map[string]string{"api_call": "endpoint-create", "return_code": "429"}),
+		getProcessed:    d(metricLimiterProcessed, map[string]string{"api_call": "endpoint-get"}),
+		get429:          d(metricLimiterProcessed, map[string]string{"api_call": "endpoint-get", "return_code": "429"}),
 		regenCount:      d(metricRegeneration+"_count", regen),
 		regenSum:        d(metricRegeneration+"_sum", regen),
 		putCount:        d(metricAPITime+"_count", put),

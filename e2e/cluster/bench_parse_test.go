@@ -47,6 +47,8 @@ func TestBenchParseMetrics(t *testing.T) {
 cilium_api_limiter_processed_requests_total{api_call="endpoint-create",outcome="success",return_code="201"} 36
 cilium_api_limiter_processed_requests_total{api_call="endpoint-create",outcome="fail",return_code="429"} 4
 cilium_api_limiter_processed_requests_total{api_call="endpoint-delete",outcome="success",return_code="200"} 40
+cilium_api_limiter_processed_requests_total{api_call="endpoint-get",outcome="success",return_code="200"} 118
+cilium_api_limiter_processed_requests_total{api_call="endpoint-get",outcome="fail",return_code="429"} 2
 cilium_agent_api_process_time_seconds_sum{method="PUT",path="/v1/endpoint",return_code="201"} 12.5
 cilium_agent_api_process_time_seconds_count{method="PUT",path="/v1/endpoint",return_code="201"} 40
 cilium_endpoint_regeneration_time_stats_seconds_sum{scope="total",status="success"} 9.75
@@ -66,7 +68,7 @@ go_goroutines 312
 		t.Fatal(err)
 	}
 	f := figuresBetween(nil, m)
-	want := agentFigures{createProcessed: 40, create429: 4, regenCount: 40, regenSum: 9.75, putCount: 40, putSum: 12.5, waitSum: 10.5, waitMean: 1.25, parallelLimit: 15}
+	want := agentFigures{createProcessed: 40, create429: 4, getProcessed: 120, get429: 2, regenCount: 40, regenSum: 9.75, putCount: 40, putSum: 12.5, waitSum: 10.5, waitMean: 1.25, parallelLimit: 15}
 	if f != want {
 		t.Errorf("figures %+v, want %+v", f, want)
 	}

@@ -67,7 +67,7 @@ func delP95(r *burstRound) time.Duration     { return quantile(r.del, 0.95) }
 func deleteAll(r *burstRound) time.Duration  { return r.deleteAll }
 func failures(r *burstRound) int             { return r.runFailed }
 func events(r *burstRound) int               { return r.failedEvents }
-func refused(r *burstRound) int              { return int(r.agent.create429) }
+func refused(r *burstRound) int              { return int(r.agent.create429 + r.agent.get429) }
 func regenSum(r *burstRound) time.Duration   { return seconds(r.agent.regenSum) }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -156,7 +156,7 @@ func (b *burstReport) headline(w func(string, ...any), chain, up, fl []*burstRou
 			secs(medianOf(rs, sandboxP50)), secs(medianOf(rs, sandboxP95)), sumOf(rs, failures), sumOf(rs, events), sumOf(rs, refused),
 			secs(medianOf(rs, delP95)), released, len(rs))
 	}
-	w("\nAll-Ready, sandbox and DEL figures are medians over the rounds; the ratios are the medians of the per-round ratios of the all-Ready times (the two variants in the same round), their min–max in brackets; failures, events and 429s are totals over all rounds.\n")
+	w("\nAll-Ready, sandbox and DEL figures are medians over the rounds; the ratios are the medians of the per-round ratios of the all-Ready times (the two variants in the same round), their min–max in brackets; failures, events and 429s (the agent's endpoint-create and endpoint-get limiters) are totals over all rounds.\n")
 }
 
 func (b *burstReport) targets(w func(string, ...any), chain, up []*burstRound) {
@@ -246,9 +246,9 @@ func putHandling(r *burstRound) time.Duration {
 
 func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
 	w("## The split: cilium-chain's time over Flannel alone and the agent's own work\n\n")
-	w("Per round: cilium-chain's all-Ready time minus Flannel alone's of the same round, beside what the agent itself reports for that create phase. **The target** compares the time over Flannel with the agent's summed endpoint regeneration time (`%s`, scope total): its own work on the %d endpoints once it accepted them (it regenerates in parallel, so the sum bounds its critical path from above). **Beside it, not the target**, the agent's PUT /endpoint handling — what it spends before it answers the plugin, from `%s` (request to answer): the limiter's wait (its wait histogram `%s`) and the rest, processing (PUT sum − wait sum); *PUT handling* = PUT sum / the limiter's parallel limit at the end of the burst, an estimate of the wall time the PUTs held the agent's slots (the limit moves during the burst).\n\n",
+	w("Per round: cilium-chain's all-Ready time minus Flannel alone's of the same round, beside what the agent itself reports for that create phase. **The target** compares the time over Flannel with the agent's summed endpoint regeneration time (`%s`, scope total): its own work on the %d endpoints once it accepted them (it regenerates in parallel, so the sum bounds its critical path from above). **Beside it, not the target**, the agent's PUT /endpoint handling — what it spends before it answers the plugin, from `%s` (request to answer): the limiter's wait (its wait histogram `%s`) and the rest, processing (PUT sum − wait sum); *PUT handling* = PUT sum / the limiter's parallel limit at the end of the burst, an estimate of the wall time the PUTs held the agent's slots (the limit moves during the burst). cilium-chain's PUT does not ask for a synchronous build, so the agent answers it before the first regeneration; the plugin then waits for that regeneration itself with GET /endpoint/{id} (the endpoint-get limiter, its own 429s counted apart). Upstream's PUT asks for a synchronous build: its PUT time includes the regeneration.\n\n",
 		metricRegeneration, b.replicas, metricAPITime, metricLimiterWaitHistory)
-	w("| round | / upstream (same round) | over Flannel alone | regenerations | regeneration sum | over ≤ regeneration sum (target) | PUT answered | PUT mean | PUT wait sum | PUT processing sum | parallel limit (end) | PUT handling | 429s | limiter at the start | agent restart |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("| round | / upstream (same round) | over Flannel alone | regenerations | regeneration sum | over ≤ regeneration sum (target) | PUT answered | PUT mean | PUT wait sum | PUT processing sum | parallel limit (end) | PUT handling | 429s (create) | GET /endpoint/{id} (429s) | limiter at the start | agent restart |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range chain {
 		d, ok := b.overFlannel(r)
 		a := r.agent
@@ -262,9 +262,9 @@ func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
 				vsUp = ratio(r.allReady, u.allReady)
 			}
 		}
-		w("| %d | %s | %s | %d | %s s | %s | %d | %s s | %s s | %s s | %d | %s s | %d | %s | %s |\n", r.round, vsUp, over, int(a.regenCount), secs(regenSum(r)), met,
+		w("| %d | %s | %s | %d | %s s | %s | %d | %s s | %s s | %s s | %d | %s s | %d | %d (%d) | %s | %s |\n", r.round, vsUp, over, int(a.regenCount), secs(regenSum(r)), met,
 			int(a.putCount), secs(seconds(a.putSum/max(a.putCount, 1))), secs(seconds(a.waitSum)), secs(seconds(a.putSum-a.waitSum)),
-			int(a.parallelLimit), secs(putHandling(r)), int(a.create429), r.limiter, restartCell(r))
+			int(a.parallelLimit), secs(putHandling(r)), int(a.create429), int(a.getProcessed), int(a.get429), r.limiter, restartCell(r))
 	}
 	b.whereTimeGoes(w)
 	w("\n")
@@ -277,20 +277,23 @@ func restartCell(r *burstRound) string {
 	return secs(r.restart) + " s"
 }
 
-// whereTimeGoes sums, over every chained burst of both plugins, how the agent's PUT time splits
-// into the limiter's wait and processing, beside the regeneration time.
+// whereTimeGoes sums, per chained plugin over its bursts, how the agent's PUT time splits into the
+// limiter's wait and processing, beside the regeneration time.
 func (b *burstReport) whereTimeGoes(w func(string, ...any)) {
-	var put, wait, regen, n float64
-	for _, r := range b.runs {
-		if r.agent.putCount > 0 {
-			put, wait, regen, n = put+r.agent.putSum, wait+r.agent.waitSum, regen+r.agent.regenSum, n+r.agent.putCount
+	for _, v := range burstVariants {
+		var put, wait, regen, n, gets float64
+		for _, r := range b.of(v.key) {
+			if r.agent.putCount > 0 {
+				put, wait, regen, n = put+r.agent.putSum, wait+r.agent.waitSum, regen+r.agent.regenSum, n+r.agent.putCount
+				gets += r.agent.getProcessed
+			}
 		}
+		if n == 0 {
+			continue
+		}
+		w("\n%s, over its bursts (%d PUTs, %d GET /endpoint/{id}): a PUT took %.2f s on average from request to answer, %.0f%% of it waiting in the limiter, %.2f s processing; an endpoint regeneration %.2f s on average (summed regeneration %.0f s against %.0f s of PUT time).\n",
+			v.label, int(n), int(gets), put/n, 100*wait/max(put, 1e-9), (put-wait)/n, regen/n, regen, put)
 	}
-	if n == 0 {
-		return
-	}
-	w("\nOver all chained bursts of both plugins (%d PUTs): a PUT took %.2f s on average from request to answer, %.0f%% of it waiting in the limiter, %.2f s processing; an endpoint regeneration %.2f s on average (summed regeneration %.0f s against %.0f s of PUT time).\n",
-		int(n), put/n, 100*wait/max(put, 1e-9), (put-wait)/n, regen/n, regen, put)
 	if b.warmAgent {
 		w("The agent ran through all rounds (`-bench.warm-agent`): every burst met the limiter as the bursts before it left it.\n")
 	}
