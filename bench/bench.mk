@@ -10,7 +10,7 @@ bench-peers: peers ## what the benchmarks run: the CNI peers, upstream cilium-cn
 	bash e2e/peers.sh agent
 	@test -x /usr/bin/time || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null; }
 
-bench: build bench-peers ## the full benchmark (~12 min; the agent-default limiter alone takes ~6)
+bench: build bench-peers ## the full benchmark (~8 min; the agent-default limiter scenarios take ~6)
 	$(GO) run ./bench/cmd/ccbench $(BENCH_FLAGS)
 
 bench-quick: build bench-peers ## a smoke run: fewer rounds, no slow limiter, no real agent; results in bench/tmp

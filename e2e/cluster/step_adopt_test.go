@@ -78,9 +78,15 @@ func (s *scenario) stepAdopted(t *testing.T) {
 	if id, restarts := s.appContainer(t, p); id != a.oldContainerID || restarts != 0 {
 		t.Errorf("old pod's container is %s with %d restarts, want %s with 0", id, restarts, a.oldContainerID)
 	}
-	rec := recordOf(p)
-	if !rec.Adopted || rec.State != "added" {
-		t.Errorf("old pod's attachment record %+v, want state added, adopted", rec)
+	// The adoption finishes its record once its wait has seen the first regeneration, a poll after the
+	// agent lists the endpoint ready.
+	if err := peer.Eventually(10*time.Second, 100*time.Millisecond, func() error {
+		if rec := recordOf(p); !rec.Adopted || rec.State != "added" {
+			return fmt.Errorf("old pod's attachment record %+v, want state added, adopted", rec)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 	err = a.held.finish("hello through the adopted endpoint")
 	a.held.close()
