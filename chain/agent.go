@@ -32,8 +32,6 @@ type Agent struct {
 	hints     *retryHints
 	// backoff bounds; tests shorten them.
 	minBackoff, maxBackoff time.Duration
-	// bounds of the interval between polls of an endpoint's first regeneration.
-	minPoll, maxPoll time.Duration
 	// failFastDown: give up at once when nothing listens (no socket, refused) instead of waiting for a
 	// restarting agent. DEL wants this: the deletion queue covers an agent that is down or starting.
 	failFastDown bool
@@ -55,8 +53,6 @@ func NewAgent(socket string) *Agent {
 		hints:      hints,
 		minBackoff: 50 * time.Millisecond,
 		maxBackoff: 2 * time.Second,
-		minPoll:    10 * time.Millisecond,
-		maxPoll:    200 * time.Millisecond,
 	}
 }
 
@@ -100,12 +96,12 @@ func (a *Agent) DeleteEndpoint(ctx context.Context, id string) error {
 	})
 }
 
-// GetEndpoint is GET /endpoint/{id}: state, health, interface and addressing in one call.
-// An unknown endpoint is (nil, nil).
-func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, error) {
+// GetEndpoint is GET /endpoint/{id}: state, health, interface and addressing in one call (opts: a
+// slim reader of the generated client). An unknown endpoint is (nil, nil).
+func (a *Agent) GetEndpoint(ctx context.Context, id string, opts ...endpoint.ClientOption) (*models.Endpoint, error) {
 	var ep *models.Endpoint
 	err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
-		ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id))
+		ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id), opts...)
 		if err == nil {
 			ep = ok.Payload
 		}
@@ -117,6 +113,13 @@ func (a *Agent) GetEndpoint(ctx context.Context, id string) (*models.Endpoint, e
 	return ep, err
 }
 
+// The interval between polls of an endpoint's first regeneration: a quarter of the time waited so far,
+// within these bounds.
+const (
+	minPoll = 10 * time.Millisecond
+	maxPoll = 200 * time.Millisecond
+)
+
 // WaitRegenerated polls GET /endpoint/{id} until the endpoint's first regeneration is done: a realized
 // policy revision ≥ 1, which is what the agent's WaitForFirstRegeneration waits for when a create asks
 // for a synchronous build. Only then are its programs on the host veth and its policy in force.
@@ -127,24 +130,19 @@ func (a *Agent) WaitRegenerated(ctx context.Context, id string) error {
 	}
 	start := time.Now()
 	for {
-		err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
-			ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id), slimRegeneration)
-			if err == nil {
-				ep = ok.Payload
-			}
-			return err
-		})
+		var err error
+		ep, err = a.GetEndpoint(ctx, id, slimRegeneration)
 		switch {
-		case statusCode(err) == http.StatusNotFound:
-			return fmt.Errorf("%w: endpoint %s was deleted while waiting for its first regeneration", ErrAgentFailed, id)
 		case err != nil:
 			return err
+		case ep == nil:
+			return fmt.Errorf("%w: endpoint %s was deleted while waiting for its first regeneration", ErrAgentFailed, id)
 		case realizedRevision(ep) >= 1:
 			return nil
 		}
-		// A quarter of the time waited so far: a regeneration that takes long is polled less often, and
-		// one that ends is seen at most a quarter late.
-		poll := min(max(time.Since(start)/4, a.minPoll), a.maxPoll)
+		// A regeneration that takes long is polled less often; one that ends is seen at most a quarter
+		// late.
+		poll := min(max(time.Since(start)/4, minPoll), maxPoll)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < poll+attemptAllowance {
 			return late()
 		}
