@@ -122,7 +122,7 @@ func (a *Agent) getEndpoint(ctx context.Context, id string, failed func(error), 
 }
 
 // errLostInRestart: the endpoint vanished while the agent was away. An agent that stops before an
-// endpoint's first regeneration does not restore it, so registering it again is what is left to do.
+// endpoint's first regeneration does not always restore it; registering it again is what is left to do.
 var errLostInRestart = errors.New("the agent restarted and no longer has the endpoint")
 
 // The interval between polls of an endpoint's first regeneration: a quarter of the time waited so far,

@@ -95,7 +95,8 @@ func (a *Agent) Up() error {
 }
 
 // Down stops serving and removes the socket, like a stopped agent. An endpoint whose first
-// regeneration has not finished is gone: the real agent, killed then, did not restore it (e2e step 11).
+// regeneration has not finished is gone: the real agent, killed then, does not always restore it (e2e
+// step 11), and the fake takes that case.
 func (a *Agent) Down() {
 	a.mu.Lock()
 	srv := a.srv

@@ -102,13 +102,9 @@ func (b *burstReport) write(mdPath, chartPath string) error {
 	var s strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&s, format, a...) }
 	chain, up, fl := b.of("chain"), b.of("upstream"), b.of("flannel")
-	title, target := "", "make bench-cluster"
-	if b.killAgent {
-		title, target = ", the agent killed during every burst", "make bench-cluster-crash"
-	}
-	w("# cilium-chain on a real node: %d pods at once%s (%s)\n\n", b.replicas, title, target)
+	w("# cilium-chain on a real node: %s\n\n", b.title())
 	w("Produced by `%s` (e2e/cluster, build tag `clusterbench`, `TestBenchBurst`) on %s, %s wall time for the whole run (cluster start included).\n\n",
-		target, b.started.UTC().Format("2006-01-02 15:04 UTC"), b.finished.Sub(b.started).Round(time.Second))
+		b.target(), b.started.UTC().Format("2006-01-02 15:04 UTC"), b.finished.Sub(b.started).Round(time.Second))
 	w("Machine: %s; load average (1/5/15 min) %s at start, %s at the end. Two cores shared with other work: compare figures only within this run; the variants are interleaved so the noise hits all three alike.\n\n", b.machine, b.loadStart, b.loadEnd)
 	w("Chart: [results-node.png](results-node.png).\n\n")
 	b.method(w)
@@ -128,6 +124,31 @@ func (b *burstReport) write(mdPath, chartPath string) error {
 		return err
 	}
 	return b.chart(chartPath)
+}
+
+// target is the make target that runs this mode of the bench.
+func (b *burstReport) target() string {
+	if b.killAgent {
+		return "make bench-cluster-crash"
+	}
+	return "make bench-cluster"
+}
+
+// title is what the report and its chart are about.
+func (b *burstReport) title() string {
+	crash := ""
+	if b.killAgent {
+		crash = ", the agent killed during every burst"
+	}
+	return fmt.Sprintf("%d pods at once%s (%s)", b.replicas, crash, b.target())
+}
+
+// chartTitle is title in the width of the chart.
+func (b *burstReport) chartTitle() string {
+	if b.killAgent {
+		return fmt.Sprintf("%d pods at once on a real node, the agent killed", b.replicas)
+	}
+	return fmt.Sprintf("%d pods at once on a real node (%s)", b.replicas, b.target())
 }
 
 func (b *burstReport) method(w func(string, ...any)) {
@@ -388,7 +409,7 @@ func (b *burstReport) deletePhase(w func(string, ...any)) {
 
 func (b *burstReport) chart(path string) error {
 	ch := bench.NodeChart{
-		Title:    fmt.Sprintf("%d pods at once on a real node (make bench-cluster)", b.replicas),
+		Title:    b.chartTitle(),
 		Subtitle: fmt.Sprintf("%s, %d rounds, cilium-agent v1.20.2 (default API rate limits) %s", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.rounds, b.agentMode()),
 		Legend:   "dots: samples; box: p25-p75; whiskers: p5-p95; bar: median",
 	}
@@ -415,12 +436,17 @@ func (b *burstReport) chart(path string) error {
 	}
 	split.Rows = []bench.NodeRow{{Label: "over Flannel alone", Key: "d", OK: over}, {Label: "agent regeneration sum", Key: "a", OK: regen},
 		{Label: "agent PUT handling (sum / parallel limit)", Key: "c", OK: handling}}
-	ch.Panels = append(ch.Panels, split)
+	if len(over) > 0 { // not without Flannel alone's rounds
+		ch.Panels = append(ch.Panels, split)
+	}
 	return ch.Write(path)
 }
 
 func (b *burstReport) agentMode() string {
-	if b.warmAgent {
+	switch {
+	case b.killAgent:
+		return "SIGKILLed during each burst"
+	case b.warmAgent:
 		return "running through all rounds"
 	}
 	return "restarted before each burst"
