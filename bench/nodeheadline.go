@@ -16,13 +16,17 @@ const (
 	HeadlineEnd   = "<!-- /headline -->"
 )
 
-// nodeHeadline writes the "On a real node" section: the headline block of nodeMD (verbatim) with links
-// to it and its chart, relative to reportDir where results.md goes.
-func nodeHeadline(b *strings.Builder, nodeMD, reportDir string) {
-	b.WriteString("## On a real node (make bench-cluster)\n\n")
+// crashReport is where make bench-cluster-crash (the agent killed during every burst) writes its report:
+// beside the real-node report, named after it.
+func crashReport(nodeMD string) string { return strings.TrimSuffix(nodeMD, ".md") + "-crash.md" }
+
+// nodeHeadline writes a real-node section titled "<title> (<target>)": the headline block of nodeMD
+// (verbatim) with links to it and its chart, relative to reportDir where results.md goes.
+func nodeHeadline(b *strings.Builder, title, target, nodeMD, reportDir string) {
+	fmt.Fprintf(b, "## %s (%s)\n\n", title, target)
 	raw, err := os.ReadFile(nodeMD)
 	if errors.Is(err, fs.ErrNotExist) {
-		b.WriteString("not run yet: `make bench-cluster`\n\n")
+		fmt.Fprintf(b, "not run yet: `%s`\n\n", target)
 		return
 	}
 	link := func(path string) string {
@@ -43,7 +47,7 @@ func nodeHeadline(b *strings.Builder, nodeMD, reportDir string) {
 	}
 	fmt.Fprintf(b, "Copied from [%s](%s), which has the method and every figure", md, md)
 	png := strings.TrimSuffix(nodeMD, filepath.Ext(nodeMD)) + ".png"
-	if _, err := os.Stat(png); err == nil {
+	if statOK(png) {
 		fmt.Fprintf(b, "; chart: [%s](%s)", link(png), link(png))
 	}
 	b.WriteString(":\n\n" + block + "\n\n")
@@ -61,4 +65,9 @@ func headline(md string) (string, bool) {
 	}
 	block = strings.Trim(block, "\n")
 	return block, strings.TrimSpace(block) != ""
+}
+
+func statOK(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

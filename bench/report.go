@@ -9,11 +9,14 @@ import (
 )
 
 // WriteMarkdown renders the results as bench/results.md; nodeMD is the real-node bench's report
-// (bench/results-node.md), whose headline it copies.
+// (bench/results-node.md), whose headline it copies, as it does its agent-killed twin's (crashReport).
 func (res *Results) WriteMarkdown(path, chartName, nodeMD string) error {
 	var b strings.Builder
 	res.header(&b, chartName)
-	nodeHeadline(&b, nodeMD, filepath.Dir(path))
+	nodeHeadline(&b, "On a real node", "make bench-cluster", nodeMD, filepath.Dir(path))
+	if crash := crashReport(nodeMD); statOK(crash) { // an optional run: no "not run yet"
+		nodeHeadline(&b, "On a real node, the agent killed during every burst", "make bench-cluster-crash", crash, filepath.Dir(path))
+	}
 	res.targets(&b)
 	res.overheadTable(&b)
 	res.procTable(&b)
@@ -51,15 +54,30 @@ func (res *Results) targets(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, measured, limit, mark)
 	}
-	if o := res.Overhead; o != nil {
-		// over is the median ADD or DEL overhead of a variant over Flannel alone.
-		over := func(key string, add bool) float64 {
-			a, ad := o.medians("a")
-			x, xd := o.medians(key)
-			if add {
-				return ms(x - a)
+	if o := res.Overhead; o != nil && o.index("a") >= 0 {
+		// of is a variant's ADD or DEL latencies; an overhead is over Flannel alone's ("a").
+		of := func(key string, add bool) sample {
+			i := o.index(key)
+			switch {
+			case i < 0:
+				return nil
+			case add:
+				return o.Add[i]
 			}
-			return ms(xd - ad)
+			return o.Del[i]
+		}
+		over := func(key string, add bool) float64 { return ms(of(key, add).median() - of("a", add).median()) }
+		// measured is the ratio, its parts and its bootstrap interval, said against the limit.
+		measured := func(key, ref string, add bool, limit float64) string {
+			lo, hi := ratioInterval(of("a", add), of(key, add), of(ref, add))
+			where := "straddles the limit"
+			switch {
+			case hi <= limit:
+				where = "within the limit"
+			case lo > limit:
+				where = "above the limit"
+			}
+			return fmt.Sprintf("%.2f (%.1f ms / %.1f ms); 95 %% interval %.2f–%.2f, %s", overheadRatio(of("a", add), of(key, add), of(ref, add)), over(key, add), over(ref, add), lo, hi, where)
 		}
 		targets := []struct {
 			name  string
@@ -68,15 +86,15 @@ func (res *Results) targets(b *strings.Builder) {
 			limit float64
 		}{{"ADD overhead / upstream's", true, "c", 0.5}, {"ADD overhead / no-op's", true, "b", 2.5}, {"DEL overhead / upstream's", false, "c", 0.6}}
 		for _, t := range targets {
-			ours, ref := over("d", t.add), over(t.ref, t.add)
-			row("cilium-chain "+t.name, fmt.Sprintf("%.2f (%.1f ms / %.1f ms)", ratio(ours, ref), ours, ref), ratio(ours, ref) <= t.limit, fmt.Sprintf("≤ %g", t.limit))
+			r := overheadRatio(of("a", t.add), of("d", t.add), of(t.ref, t.add))
+			row("cilium-chain "+t.name, measured("d", t.ref, t.add, t.limit), r <= t.limit, fmt.Sprintf("≤ %g", t.limit))
 		}
 		// The floor: the no-op linked with cilium-chain's packages, i.e. with the mandated API client.
 		// Its ratio is the best any plugin linking that client can reach; "met" says whether even it does.
 		for _, t := range targets {
-			fl, ours, ref := over("bi", t.add), over("d", t.add), over(t.ref, t.add)
-			row("floor (no-op + cilium-chain's imports): "+t.name, fmt.Sprintf("%.2f (%.1f ms / %.1f ms); the floor is %.0f %% of cilium-chain's %.1f ms",
-				ratio(fl, ref), fl, ref, 100*ratio(fl, ours), ours), ratio(fl, ref) <= t.limit, fmt.Sprintf("≤ %g (reachable?)", t.limit))
+			r := overheadRatio(of("a", t.add), of("bi", t.add), of(t.ref, t.add))
+			row("floor (no-op + cilium-chain's imports): "+t.name, fmt.Sprintf("%s; the floor is %.0f %% of cilium-chain's %.1f ms",
+				measured("bi", t.ref, t.add, t.limit), 100*ratio(over("bi", t.add), over("d", t.add)), over("d", t.add)), r <= t.limit, fmt.Sprintf("≤ %g (reachable?)", t.limit))
 		}
 	}
 	if up, ch := res.proc("c"), res.proc("d"); up != nil && ch != nil {

@@ -16,6 +16,7 @@ func TestReportCopiesRealNodeHeadline(t *testing.T) {
 	cases := []struct {
 		name      string
 		node      string // results-node.md's text; "" = no file
+		crash     string // results-node-crash.md's; "" = no file
 		png       bool
 		want, not []string
 	}{
@@ -25,6 +26,8 @@ func TestReportCopiesRealNodeHeadline(t *testing.T) {
 			not:  []string{"not copied", "intro", HeadlineStart, "not run yet"}},
 		{name: "no chart", node: HeadlineStart + "\n" + block + "\n" + HeadlineEnd + "\n", want: []string{block}, not: []string{"results-node.png"}},
 		{name: "no markers", node: "# Real node\n\n" + block + "\n", want: []string{"has no headline block"}, not: []string{block}},
+		{name: "with the agent-killed report", node: HeadlineStart + "\n" + block + "\n" + HeadlineEnd + "\n", crash: HeadlineStart + "\n| killed | 0 failed |\n" + HeadlineEnd + "\n",
+			want: []string{block, "## On a real node, the agent killed during every burst (make bench-cluster-crash)\n\nCopied from [results-node-crash.md](results-node-crash.md)", "| killed | 0 failed |"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,6 +35,11 @@ func TestReportCopiesRealNodeHeadline(t *testing.T) {
 			nodeMD := filepath.Join(dir, "results-node.md")
 			if tc.node != "" {
 				if err := os.WriteFile(nodeMD, []byte(tc.node), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.crash != "" {
+				if err := os.WriteFile(crashReport(nodeMD), []byte(tc.crash), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}

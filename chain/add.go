@@ -81,6 +81,26 @@ func (c *Call) register(ctx context.Context, att *attachment, pair *vethPair, la
 	req := endpointRequest(c, att, pair, labels)
 	c.Log.WithFields(map[string]any{"hostVeth": pair.HostName, "ips": req.Addressing, "labels": labels}).Debug("registering endpoint")
 
+	ep, sent, err := c.create(ctx, req)
+	if err == nil {
+		sent = true
+		err = c.agent.WaitRegenerated(ctx, c.endpointID())
+	}
+	for attempt := 1; errors.Is(err, errLostInRestart) && attempt <= maxLostAnswers; attempt++ {
+		c.Log.WithError(err).Warn("the agent lost the endpoint before its first regeneration; registering it again")
+		if ep, _, err = c.create(ctx, req); err == nil {
+			err = c.agent.WaitRegenerated(ctx, c.endpointID())
+		}
+	}
+	if err != nil {
+		return nil, c.rollback(sent, fmt.Errorf("registering endpoint %s: %w", c.endpointID(), err))
+	}
+	return ep, nil
+}
+
+// create PUTs the endpoint, replacing a stale one of the same attachment and asking again when the
+// answer was lost with its connection. sent reports whether an endpoint may exist despite an error.
+func (c *Call) create(ctx context.Context, req *models.EndpointChangeRequest) (*models.Endpoint, bool, error) {
 	ep, sent, err := c.agent.PutEndpoint(ctx, req)
 	if err != nil && alreadyExists(err) {
 		// A runtime retrying ADD after a timeout: the first attempt's endpoint is stale (the primary
@@ -99,14 +119,7 @@ func (c *Call) register(ctx context.Context, att *attachment, pair *vethPair, la
 			ep, _, err = c.agent.PutEndpoint(ctx, req)
 		}
 	}
-	if err == nil {
-		sent = true
-		err = c.agent.WaitRegenerated(ctx, c.endpointID())
-	}
-	if err != nil {
-		return nil, c.rollback(sent, fmt.Errorf("registering endpoint %s: %w", c.endpointID(), err))
-	}
-	return ep, nil
+	return ep, sent, err
 }
 
 // record is this attachment's store record in the given state.
@@ -130,8 +143,9 @@ func (c *Call) rollback(sent bool, cause error) error {
 	return cause
 }
 
-// maxLostAnswers bounds the PUTs retried after a lost connection: a proxy that drops every answer
-// must not turn one ADD into a PUT/DELETE storm.
+// maxLostAnswers bounds the PUTs retried after a lost connection, and the registrations repeated after
+// an agent restart lost the endpoint: a proxy that drops every answer, or an agent in a crash loop, must
+// not turn one ADD into a PUT/DELETE storm.
 const maxLostAnswers = 3
 
 // connectionLost: the connection broke mid-exchange (reset, EOF), so the outcome is unknown.

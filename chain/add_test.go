@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -313,26 +315,71 @@ func TestAddAgentRestartingMidAdd(t *testing.T) {
 	}
 }
 
+// TestAddAgentLosingTheEndpointEveryTime: an agent that restarts before every endpoint's first
+// regeneration (a crash loop) gets the endpoint registered again a bounded number of times, then ADD
+// fails as "try again later" and leaves nothing.
+func TestAddAgentLosingTheEndpointEveryTime(t *testing.T) {
+	env, n, p := podEnv(t)
+	env.agent.SetRegeneration(time.Minute)
+	var mu sync.Mutex
+	armed := false
+	env.agent.OnRequest(func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Method == http.MethodPut:
+			armed = true
+		case armed && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/endpoint/"):
+			armed = false
+			go func() { env.agent.Down(); time.Sleep(20 * time.Millisecond); _ = env.agent.Up() }()
+		}
+	})
+	c := env.call(env.conf("1.0.0", map[string]any{"prevResult": p.prevResult("1.0.0"), "add-timeout": "10s"}), "loop", p.ns.Path(), "eth0", "")
+	_, err := addInNode(n, c)
+	wantKind(t, err, ErrAgentUnavailable, "")
+	if !errors.Is(err, errLostInRestart) {
+		t.Errorf("error %v, want the endpoint lost in a restart", err)
+	}
+	puts := 0
+	for _, r := range env.agent.Requests() {
+		if r.Method == http.MethodPut {
+			puts++
+		}
+	}
+	if puts != 1+maxLostAnswers {
+		t.Errorf("%d PUTs, want %d", puts, 1+maxLostAnswers)
+	}
+	env.agent.OnRequest(nil)
+	recs, _ := c.store.list()
+	if env.agent.Endpoint(endpointID("loop", "eth0")) != nil || len(recs) != 0 {
+		t.Fatalf("endpoint left %v, records %v", env.agent.Endpoint(endpointID("loop", "eth0")) != nil, recs)
+	}
+}
+
 // TestAddWaitsForFirstRegeneration: the create is not synchronous, so ADD itself waits until the agent
 // has realized the endpoint's policy: a pod must not start before its policy is in force. Meanwhile an
 // agent restart and a few 429s from the endpoint-get limiter are waited out.
 func TestAddWaitsForFirstRegeneration(t *testing.T) {
 	cases := []struct {
-		name  string
-		setup func(env *testEnv)
+		name     string
+		setup    func(env *testEnv)
+		wantPuts int
 	}{
-		{"regeneration takes a while", func(env *testEnv) {}},
+		{"regeneration takes a while", func(env *testEnv) {}, 1},
 		{"endpoint-get limiter answers 429", func(env *testEnv) {
 			env.agent.Inject(fakeagent.Fault{Method: "GET", PathPrefix: "/endpoint/", Status: 429, Count: 3})
-		}},
-		{"agent restarts meanwhile", func(env *testEnv) {
+		}, 1},
+		{"connections reset while waiting (agent killed mid-answer)", func(env *testEnv) {
+			env.agent.Inject(fakeagent.Fault{Method: "GET", PathPrefix: "/endpoint/", Reset: true, Count: 3})
+		}, 1},
+		{"agent restarts meanwhile and loses the endpoint", func(env *testEnv) {
 			env.agent.OnRequest(func(r *http.Request) {
-				if r.Method == "PUT" {
+				if r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/endpoint/") {
 					env.agent.OnRequest(nil)
 					go func() { env.agent.Down(); time.Sleep(100 * time.Millisecond); _ = env.agent.Up() }()
 				}
 			})
-		}},
+		}, 2},
 	}
 	const regeneration = 400 * time.Millisecond
 	for _, tc := range cases {
@@ -350,14 +397,20 @@ func TestAddWaitsForFirstRegeneration(t *testing.T) {
 				t.Fatalf("ADD returned after %v, before the endpoint's first regeneration (%v): %+v", took, regeneration, ep)
 			}
 			// Polls a quarter of the time waited apart (at least 10 ms): about 16 in 400 ms, not a busy loop.
-			polls := 0
+			polls, puts := 0, 0
 			for _, r := range env.agent.Requests() {
-				if r.Method == "GET" && r.Path == "/v1/endpoint/"+endpointID("regen", "eth0") {
+				switch {
+				case r.Method == "GET" && r.Path == "/v1/endpoint/"+endpointID("regen", "eth0"):
 					polls++
+				case r.Method == "PUT":
+					puts++
 				}
 			}
-			if polls > 30 {
+			if polls > 30*tc.wantPuts {
 				t.Errorf("%d GETs of the endpoint while waiting %v for its regeneration", polls, regeneration)
+			}
+			if puts != tc.wantPuts {
+				t.Errorf("%d PUTs, want %d", puts, tc.wantPuts)
 			}
 		})
 	}

@@ -99,8 +99,13 @@ func (a *Agent) DeleteEndpoint(ctx context.Context, id string) error {
 // GetEndpoint is GET /endpoint/{id}: state, health, interface and addressing in one call (opts: a
 // slim reader of the generated client). An unknown endpoint is (nil, nil).
 func (a *Agent) GetEndpoint(ctx context.Context, id string, opts ...endpoint.ClientOption) (*models.Endpoint, error) {
+	return a.getEndpoint(ctx, id, func(error) {}, opts...)
+}
+
+// getEndpoint is GetEndpoint; failed sees the error of every attempt that failed.
+func (a *Agent) getEndpoint(ctx context.Context, id string, failed func(error), opts ...endpoint.ClientOption) (*models.Endpoint, error) {
 	var ep *models.Endpoint
-	err := a.retry(ctx, "GET /endpoint/{id}", transient, func(ctx context.Context) error {
+	err := a.retry(ctx, "GET /endpoint/{id}", readRetryable, func(ctx context.Context) error {
 		ok, err := a.endpoints.GetEndpointID(endpoint.NewGetEndpointIDParamsWithContext(ctx).WithID(id), opts...)
 		if err == nil {
 			ep = ok.Payload
@@ -108,10 +113,17 @@ func (a *Agent) GetEndpoint(ctx context.Context, id string, opts ...endpoint.Cli
 		if statusCode(err) == http.StatusNotFound {
 			return nil
 		}
+		if err != nil {
+			failed(err)
+		}
 		return err
 	})
 	return ep, err
 }
+
+// errLostInRestart: the endpoint vanished while the agent was away. An agent that stops before an
+// endpoint's first regeneration does not always restore it; registering it again is what is left to do.
+var errLostInRestart = errors.New("the agent restarted and no longer has the endpoint")
 
 // The interval between polls of an endpoint's first regeneration: a quarter of the time waited so far,
 // within these bounds.
@@ -122,19 +134,24 @@ const (
 
 // WaitRegenerated polls GET /endpoint/{id} until the endpoint's first regeneration is done: a realized
 // policy revision ≥ 1, which is what the agent's WaitForFirstRegeneration waits for when a create asks
-// for a synchronous build. Only then are its programs on the host veth and its policy in force.
+// for a synchronous build. Only then are its programs on the host veth and its policy in force. An
+// endpoint gone after the agent was unreachable is errLostInRestart; gone otherwise, deleted.
 func (a *Agent) WaitRegenerated(ctx context.Context, id string) error {
 	var ep *models.Endpoint
+	away := false // a GET found no agent, or lost its connection
+	noteAway := func(err error) { away = away || notConnected(err) || connectionLost(err) }
 	late := func() error {
 		return fmt.Errorf("%w: endpoint %s: first regeneration not done within the deadline (state %q)", ErrAgentUnavailable, id, endpointState(ep))
 	}
 	start := time.Now()
 	for {
 		var err error
-		ep, err = a.GetEndpoint(ctx, id, slimRegeneration)
+		ep, err = a.getEndpoint(ctx, id, noteAway, slimRegeneration)
 		switch {
 		case err != nil:
 			return err
+		case ep == nil && away:
+			return fmt.Errorf("%w: endpoint %s: %w", ErrAgentUnavailable, id, errLostInRestart)
 		case ep == nil:
 			return fmt.Errorf("%w: endpoint %s was deleted while waiting for its first regeneration", ErrAgentFailed, id)
 		case realizedRevision(ep) >= 1:
@@ -157,7 +174,7 @@ func (a *Agent) WaitRegenerated(ctx context.Context, id string) error {
 // ListEndpoints is GET /endpoint.
 func (a *Agent) ListEndpoints(ctx context.Context) ([]*models.Endpoint, error) {
 	var eps []*models.Endpoint
-	err := a.retry(ctx, "GET /endpoint", transient, func(ctx context.Context) error {
+	err := a.retry(ctx, "GET /endpoint", readRetryable, func(ctx context.Context) error {
 		ok, err := a.endpoints.GetEndpoint(endpoint.NewGetEndpointParamsWithContext(ctx))
 		if err == nil {
 			eps = ok.Payload
@@ -182,7 +199,7 @@ func (a *Agent) Healthz(ctx context.Context) (*models.StatusResponse, error) {
 // Config is GET /config, needed only for options that depend on agent settings (route MTU).
 func (a *Agent) Config(ctx context.Context) (*models.DaemonConfiguration, error) {
 	var cfg *models.DaemonConfiguration
-	err := a.retry(ctx, "GET /config", transient, func(ctx context.Context) error {
+	err := a.retry(ctx, "GET /config", readRetryable, func(ctx context.Context) error {
 		ok, err := a.daemon.GetConfig(daemon.NewGetConfigParamsWithContext(ctx))
 		if err == nil {
 			cfg = ok.Payload
@@ -254,6 +271,10 @@ func transient(err error) bool {
 	}
 	return notConnected(err)
 }
+
+// readRetryable: a GET may be sent again, so besides what is transient, a connection that broke before
+// a whole answer (an agent killed or restarting mid-request) is worth another attempt.
+func readRetryable(err error) bool { return transient(err) || connectionLost(err) }
 
 // deleteRetryable: DELETE is idempotent, so anything but a refusal (4xx other than 429) is worth
 // another attempt: a 500, a reset, a connection dropped mid-answer.

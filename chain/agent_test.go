@@ -83,6 +83,33 @@ func TestAgentPutRetries(t *testing.T) {
 	}
 }
 
+// A GET can be sent again: one whose connection the agent drops mid-answer (killed, restarting) is
+// retried, for every GET the plugin makes. Two resets: the first may only cost the kept connection.
+func TestAgentGetsRetryLostConnections(t *testing.T) {
+	cases := []struct {
+		name, path string
+		get        func(ctx context.Context, a *Agent) error
+	}{
+		{"GET /endpoint/{id}", "/endpoint/", func(ctx context.Context, a *Agent) error {
+			_, err := a.GetEndpoint(ctx, "cni-attachment-id:c1:eth0")
+			return err
+		}},
+		{"GET /endpoint", "/endpoint", func(ctx context.Context, a *Agent) error { _, err := a.ListEndpoints(ctx); return err }},
+		{"GET /config", "/config", func(ctx context.Context, a *Agent) error { _, err := a.Config(ctx); return err }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			env.agent.Inject(fakeagent.Fault{Method: "GET", PathPrefix: tc.path, Reset: true, Count: 2})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := tc.get(ctx, fastAgent(env.agent.Socket())); err != nil {
+				t.Fatalf("%s after two dropped answers: %v", tc.name, err)
+			}
+		})
+	}
+}
+
 func TestAgentDownUntilDeadline(t *testing.T) {
 	env := newTestEnv(t)
 	env.agent.Down()

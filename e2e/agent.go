@@ -109,6 +109,14 @@ func (a *agent) stop(t *testing.T) {
 	a.p = nil
 }
 
+// kill ends the agent with SIGKILL, as a crash or an OOM kill would, and leaves its state for the next
+// start.
+func (a *agent) kill(t *testing.T) {
+	t.Helper()
+	a.p.KillGroup()
+	a.stop(t) // reaps it: a killed process ignores the SIGTERM and is gone well before the grace
+}
+
 // guardAgentRunDir refuses to run next to another agent, and removes /var/run/cilium at the end
 // when this run created it (the marker also lets a later run clean up after a crashed one).
 func guardAgentRunDir(t *testing.T) {

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -15,9 +16,10 @@ type suite struct {
 	// a and b are app=test, c is app=other (the seed scenario); d is DELeted while the agent is down
 	// and q, the control, is not; e and f are CHECKed, g is GCed, h uses upstream's entry shape; i's
 	// DEL meets a failing live agent, m has two interfaces, j and k are for the route MTU without and
-	// with the agent flag.
+	// with the agent flag; the burst is ADDed while the agent is killed.
 	a, b, c, d, e, f, g, h, q *pod
 	i, m, j, k                *pod
+	burst                     []*pod
 }
 
 // TestAgent is issue 3, end to end against the real cilium-agent.
@@ -32,6 +34,10 @@ func TestAgent(t *testing.T) {
 	s.d, s.e, s.f = newPod(t, "d", other), newPod(t, "e", other), newPod(t, "f", other)
 	s.g, s.h, s.q = newPod(t, "g", other), newPod(t, "h", test), newPod(t, "q", other)
 	s.i, s.m, s.j, s.k = newPod(t, "i", other), newPod(t, "m", other), newPod(t, "j", other), newPod(t, "k", other)
+
+	for i := range 6 {
+		s.burst = append(s.burst, newPod(t, fmt.Sprintf("burst%d", i), other))
+	}
 
 	steps := []struct {
 		name     string
@@ -50,7 +56,8 @@ func TestAgent(t *testing.T) {
 		{"8_cnitool_gc_all", s.stepCnitoolGC, false},
 		{"9_del_live_agent_500", s.stepDelLiveAgent500, false},
 		{"10_multus_two_endpoints", s.stepMultus, false},
-		{"11_route_mtu_agent_flag", s.stepRouteMTU, false}, // last: restarts the agent with the flag
+		{"11_agent_killed_during_adds", s.stepAgentKilled, false},
+		{"12_route_mtu_agent_flag", s.stepRouteMTU, false}, // last: restarts the agent with the flag
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) && st.required {

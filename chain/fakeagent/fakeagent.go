@@ -94,7 +94,9 @@ func (a *Agent) Up() error {
 	return nil
 }
 
-// Down stops serving and removes the socket, like a stopped agent.
+// Down stops serving and removes the socket, like a stopped agent. An endpoint whose first
+// regeneration has not finished is gone: the real agent, killed then, does not always restore it (e2e
+// step 11), and the fake takes that case.
 func (a *Agent) Down() {
 	a.mu.Lock()
 	srv := a.srv
@@ -106,6 +108,13 @@ func (a *Agent) Down() {
 		_ = srv.Shutdown(ctx)
 	}
 	_ = os.Remove(a.socket)
+	a.mu.Lock()
+	for id, ep := range a.endpoints {
+		if p := ep.Status.Policy; p != nil && p.Realized != nil && p.Realized.PolicyRevision < 1 {
+			delete(a.endpoints, id)
+		}
+	}
+	a.mu.Unlock()
 }
 
 // Close is Down for good.
@@ -217,7 +226,7 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 				hrec, hr := recording(httptest.NewRecorder(), r)
 				a.route(hrec, hr, body, 0)
 			}
-			resetConn(w)
+			resetConn(w, r.Method)
 			return
 		}
 		if fault.RetryAfter > 0 {
@@ -310,8 +319,9 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// resetConn drops the connection mid-response.
-func resetConn(w http.ResponseWriter) {
+// resetConn drops the connection mid-response: after the status line of a success (201 for a PUT, 200
+// for a GET) and the start of the body.
+func resetConn(w http.ResponseWriter, method string) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return
@@ -320,7 +330,11 @@ func resetConn(w http.ResponseWriter) {
 	if err != nil {
 		return
 	}
-	_, _ = buf.WriteString("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":")
+	status := http.StatusCreated
+	if method == http.MethodGet {
+		status = http.StatusOK
+	}
+	_, _ = fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":", status, http.StatusText(status))
 	_ = buf.Flush()
 	conn.Close()
 }

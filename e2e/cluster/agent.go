@@ -178,3 +178,35 @@ func (n *node) checkSocketLBScope(t *testing.T) {
 	}
 	t.Logf("ok: %s: socket LB hooks on the node's cgroup %s only (none on the machine's cgroup2 root):\n%s", n, n.cgroupRoot, strings.TrimSpace(own))
 }
+
+// killAgentDuringRegeneration SIGKILLs node's agent the moment it lists a pod endpoint still in its first
+// regeneration (realized policy revision 0: a PUT answered, or being answered, its policy not yet in
+// force), as a crash or an OOM kill would end it, and starts it again on the same state. beforeKill runs
+// just before the kill. It returns when the kill happened and how long the agent then took to be ready;
+// false (and an error on t) when no such endpoint showed up within timeout.
+func (c *cluster) killAgentDuringRegeneration(t *testing.T, n *node, timeout time.Duration, beforeKill func()) (killed time.Time, back time.Duration, ok bool) {
+	t.Helper()
+	err := peer.Eventually(timeout, 20*time.Millisecond, func() error {
+		eps, err := n.api.podEndpoints()
+		if err != nil {
+			return err
+		}
+		for _, ep := range eps {
+			if peer.RealizedRevision(ep) < 1 {
+				return nil
+			}
+		}
+		return fmt.Errorf("no pod endpoint in its first regeneration among %d", len(eps))
+	})
+	if err != nil {
+		t.Errorf("%s: the agent was not killed: %v", n, err)
+		return time.Time{}, 0, false
+	}
+	beforeKill()
+	killed = time.Now()
+	n.agent.KillGroup()
+	_ = n.agent.Stop(10 * time.Second) // reaps it; a killed process does not wait for the grace
+	n.runAgent(t, c.cp)
+	c.agent, c.api = n.agent, n.api
+	return killed, time.Since(killed), true
+}

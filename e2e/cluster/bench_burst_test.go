@@ -18,6 +18,7 @@ var (
 	benchVariants = flag.String("bench.variants", "flannel,chain,upstream", "the conflists, in round 1's order")
 	benchPlugin   = flag.String("bench.plugin", "", "the cilium-chain binary to install (default: the installer image's)")
 	benchOut      = flag.String("bench.out", "", "the results (default <repo>/bench/results-node.md; the chart beside it as .png)")
+	benchKill     = flag.Bool("bench.kill-agent", false, "SIGKILL node 1's agent during every burst of a chained conflist, once it lists one of the burst's endpoints in its first regeneration, and start it again (use with -bench.out: the report is not the issue's targets)")
 	benchWarm     = flag.Bool("bench.warm-agent", false, "keep node 1's agent running through all rounds (its API limiter carries over from one burst to the next); default: restart it before every burst")
 )
 
@@ -26,7 +27,7 @@ var (
 // cilium-cni, against one real agent with its default API rate limits; see bench_report.go's method.
 func TestBenchBurst(t *testing.T) {
 	rep := &burstReport{started: time.Now(), machine: bench.MachineLine(), loadStart: bench.LoadAverage(), replicas: *benchReplicas, rounds: *benchRounds,
-		variants: pickBurstVariants(t, *benchVariants), warmAgent: *benchWarm}
+		variants: pickBurstVariants(t, *benchVariants), warmAgent: *benchWarm, killAgent: *benchKill}
 	e := loadEnv(t)
 	var release func()
 	// Registered first, so it runs last: the agent lock is held through the whole teardown.
@@ -51,7 +52,7 @@ func TestBenchBurst(t *testing.T) {
 	for round := 1; round <= rep.rounds; round++ {
 		for i := range rep.variants {
 			v := rep.variants[(i+round-1)%len(rep.variants)]
-			rep.runs = append(rep.runs, c.runBurstRound(t, v, round, i+1, rep.replicas, !rep.warmAgent))
+			rep.runs = append(rep.runs, c.runBurstRound(t, v, round, i+1, rep.replicas, burstMode{restart: !rep.warmAgent, kill: rep.killAgent}))
 		}
 	}
 	burstVariants[0].install(t, c.flannel) // the node as the cluster started: Flannel alone

@@ -177,6 +177,21 @@ func figuresBetween(before, after agentMetrics) agentFigures {
 	}
 }
 
+// plus adds g's counters to f's and takes g's gauges: the figures of an agent killed mid-phase (f, up
+// to its last scrape) and of the one started after it (g).
+func (f agentFigures) plus(g agentFigures) agentFigures {
+	g.createProcessed += f.createProcessed
+	g.create429 += f.create429
+	g.getProcessed += f.getProcessed
+	g.get429 += f.get429
+	g.regenCount += f.regenCount
+	g.regenSum += f.regenSum
+	g.putCount += f.putCount
+	g.putSum += f.putSum
+	g.waitSum += f.waitSum
+	return g
+}
+
 // limiterState is the endpoint-create limiter as one scrape shows it: how many requests it has
 // processed since the agent started and, once it processed one, its gauges. A limiter that
 // processed none is at its configured defaults (defaultCreateLimiter) and has no gauges yet.

@@ -21,6 +21,7 @@ type burstReport struct {
 	loadEnd           string
 	replicas, rounds  int
 	warmAgent         bool // the agent ran through all rounds (-bench.warm-agent); else restarted before every burst
+	killAgent         bool // -bench.kill-agent: the agent was SIGKILLed during every chained burst
 	variants          []burstVariant
 	runs              []*burstRound
 }
@@ -101,9 +102,9 @@ func (b *burstReport) write(mdPath, chartPath string) error {
 	var s strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&s, format, a...) }
 	chain, up, fl := b.of("chain"), b.of("upstream"), b.of("flannel")
-	w("# cilium-chain on a real node: %d pods at once (make bench-cluster)\n\n", b.replicas)
-	w("Produced by `make bench-cluster` (e2e/cluster, build tag `clusterbench`, `TestBenchBurst`) on %s, %s wall time for the whole run (cluster start included).\n\n",
-		b.started.UTC().Format("2006-01-02 15:04 UTC"), b.finished.Sub(b.started).Round(time.Second))
+	w("# cilium-chain on a real node: %s\n\n", b.title())
+	w("Produced by `%s` (e2e/cluster, build tag `clusterbench`, `TestBenchBurst`) on %s, %s wall time for the whole run (cluster start included).\n\n",
+		b.target(), b.started.UTC().Format("2006-01-02 15:04 UTC"), b.finished.Sub(b.started).Round(time.Second))
 	w("Machine: %s; load average (1/5/15 min) %s at start, %s at the end. Two cores shared with other work: compare figures only within this run; the variants are interleaved so the noise hits all three alike.\n\n", b.machine, b.loadStart, b.loadEnd)
 	w("Chart: [results-node.png](results-node.png).\n\n")
 	b.method(w)
@@ -111,7 +112,9 @@ func (b *burstReport) write(mdPath, chartPath string) error {
 	b.headline(w, chain, up, fl)
 	w("%s\n\n", bench.HeadlineEnd)
 	b.targets(w, chain, up)
-	b.split(w, chain)
+	if !b.killAgent {
+		b.split(w, chain)
+	}
 	b.perRound(w)
 	b.deletePhase(w)
 	if err := os.MkdirAll(filepath.Dir(mdPath), 0o755); err != nil {
@@ -121,6 +124,31 @@ func (b *burstReport) write(mdPath, chartPath string) error {
 		return err
 	}
 	return b.chart(chartPath)
+}
+
+// target is the make target that runs this mode of the bench.
+func (b *burstReport) target() string {
+	if b.killAgent {
+		return "make bench-cluster-crash"
+	}
+	return "make bench-cluster"
+}
+
+// title is what the report and its chart are about.
+func (b *burstReport) title() string {
+	crash := ""
+	if b.killAgent {
+		crash = ", the agent killed during every burst"
+	}
+	return fmt.Sprintf("%d pods at once%s (%s)", b.replicas, crash, b.target())
+}
+
+// chartTitle is title in the width of the chart.
+func (b *burstReport) chartTitle() string {
+	if b.killAgent {
+		return fmt.Sprintf("%d pods at once on a real node, the agent killed", b.replicas)
+	}
+	return fmt.Sprintf("%d pods at once on a real node (%s)", b.replicas, b.target())
 }
 
 func (b *burstReport) method(w func(string, ...any)) {
@@ -136,6 +164,9 @@ func (b *burstReport) method(w func(string, ...any)) {
 	} else {
 		w("- Before every burst (every variant of every round, after its probe pod) node 1's agent is **restarted**: stopped (SIGTERM) and started again on the same state, mounts and flags, then awaited until its API says Ok and its host endpoint is ready. So every burst meets the endpoint-create limiter as an agent starts — what a node sees after a reboot or an agent upgrade, when the pods of a node come at once — instead of as the previous burst left it. The round fails unless the limiter has processed no request at the burst's start (no gauges yet: it runs on its configuration, %g parallel, %g/s, burst %g, auto-adjusting from the first request on).\n",
 			defaultCreateLimiter.parallel, defaultCreateLimiter.rate, defaultCreateLimiter.burst)
+	}
+	if b.killAgent {
+		w("- `-bench.kill-agent`: during every burst of a chained conflist node 1's agent is **SIGKILLed** the moment its endpoint list (polled every 20 ms from the Deployment's create on) shows a pod endpoint still in its first regeneration (realized policy revision 0: its PUT answered or being answered, its policy not yet in force), as a crash or an OOM kill would end it, and started again at once on the same state, mounts and flags. The all-Ready clock keeps running through it. The agent's figures add the killed agent's counters (up to its last scrape, just before the kill) to the new one's.\n")
 	}
 	w("- %d rounds; round r runs the variants rotated by r−1 (so each variant is first, second and third once per 3 rounds). Medians over rounds (nearest rank: for an even count the lower middle one); ratios between variants are per round (the variants of a round run back to back), then their median and range; p50/p95 per round over its pods.\n\n", b.rounds)
 }
@@ -160,6 +191,10 @@ func (b *burstReport) headline(w func(string, ...any), chain, up, fl []*burstRou
 }
 
 func (b *burstReport) targets(w func(string, ...any), chain, up []*burstRound) {
+	if b.killAgent {
+		b.crashOutcome(w, chain, up)
+		return
+	}
 	w("\n## Targets (issue 16, on the real node)\n\n| target | measured | limit | met |\n|---|---|---|---|\n")
 	fails := sumOf(chain, failures) + sumOf(chain, events)
 	w("| failed sandbox creations with cilium-chain | %d failed RunPodSandbox, %d FailedCreatePodSandBox events over %d rounds | 0 | %s |\n",
@@ -182,6 +217,35 @@ func (b *burstReport) targets(w func(string, ...any), chain, up []*burstRound) {
 	if rs := b.roundRatios("chain", "upstream"); len(rs) > 1 && slices.Min(rs) < 1 && slices.Max(rs) > 1 {
 		w("Per round cilium-chain was faster than upstream in some rounds and slower in others: per-round ratios %s, median (min–max).\n\n", b.ratios("chain", "upstream"))
 	}
+}
+
+// crashOutcome is what the kill did to each chained plugin's pods: the promise is that an agent crash
+// fails no pod creation that the restarted agent could still serve, and leaks nothing.
+func (b *burstReport) crashOutcome(w func(string, ...any), chain, up []*burstRound) {
+	w("\n## The agent killed during every chained burst\n\n| conflist | rounds killed | killed after (median) | agent ready again after (median) | all Ready (median) | failed RunPodSandbox | FailedCreatePodSandBox events | released |\n|---|---|---|---|---|---|---|---|\n")
+	for _, v := range b.variants {
+		rs := b.of(v.key)
+		var killed []*burstRound
+		for _, r := range rs {
+			if r.killedAt > 0 {
+				killed = append(killed, r)
+			}
+		}
+		if len(killed) == 0 {
+			continue
+		}
+		bad := 0
+		for _, r := range rs {
+			if len(r.problems) > 0 || r.deleteErr != "" {
+				bad++
+			}
+		}
+		w("| %s | %d/%d | %s s | %s s | %s s | %d | %d | %d of %d rounds with something left |\n", v.label, len(killed), len(rs),
+			secs(medianOf(killed, func(r *burstRound) time.Duration { return r.killedAt })),
+			secs(medianOf(killed, func(r *burstRound) time.Duration { return r.killRestart })),
+			secs(medianOf(rs, allReady)), sumOf(rs, failures), sumOf(rs, events), bad, len(rs))
+	}
+	w("\nA failed RunPodSandbox is a CNI ADD that returned an error: the kubelet tears the sandbox down and creates it again after a backoff, and reports FailedCreatePodSandBox.\n\n")
 }
 
 // roundRatios are key's all-Ready times over base's of the same round, for the rounds where both
@@ -270,6 +334,13 @@ func (b *burstReport) split(w func(string, ...any), chain []*burstRound) {
 	w("\n")
 }
 
+func killCell(r *burstRound) string {
+	if r.killedAt == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("at %s s (%s s)", secs(r.killedAt), secs(r.killRestart))
+}
+
 func restartCell(r *burstRound) string {
 	if r.restart == 0 {
 		return "—"
@@ -300,7 +371,7 @@ func (b *burstReport) whereTimeGoes(w func(string, ...any)) {
 }
 
 func (b *burstReport) perRound(w func(string, ...any)) {
-	w("## Every round (create phase)\n\n| round | order | conflist | pods | all Ready | sandbox p50 | sandbox p95 | failed RunPodSandbox | FailedCreatePodSandBox events | endpoint-create processed | 429s | regenerations | regeneration sum | PUT mean | limiter wait / processing (last 10) | limiter at the start | agent restart |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("## Every round (create phase)\n\n| round | order | conflist | pods | all Ready | sandbox p50 | sandbox p95 | failed RunPodSandbox | FailedCreatePodSandBox events | endpoint-create processed | 429s | regenerations | regeneration sum | PUT mean | limiter wait / processing (last 10) | limiter at the start | agent restart | agent killed (back after) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range b.runs {
 		ready := secs(r.allReady) + " s"
 		if r.readyErr != "" {
@@ -311,9 +382,9 @@ func (b *burstReport) perRound(w func(string, ...any)) {
 		if a.createProcessed > 0 {
 			limiter = fmt.Sprintf("%s s / %s s", secs(seconds(a.waitMean)), secs(seconds(a.processingMean)))
 		}
-		w("| %d | %d | %s | %d | %s | %s s | %s s | %d | %d | %d | %d | %d | %s s | %s s | %s | %s | %s |\n", r.round, r.order, r.variant.label, r.pods, ready,
+		w("| %d | %d | %s | %d | %s | %s s | %s s | %d | %d | %d | %d | %d | %s s | %s s | %s | %s | %s | %s |\n", r.round, r.order, r.variant.label, r.pods, ready,
 			secs(sandboxP50(r)), secs(sandboxP95(r)), r.runFailed, r.failedEvents, int(a.createProcessed), int(a.create429), int(a.regenCount),
-			secs(regenSum(r)), secs(seconds(a.putSum/max(a.putCount, 1))), limiter, r.limiter, restartCell(r))
+			secs(regenSum(r)), secs(seconds(a.putSum/max(a.putCount, 1))), limiter, r.limiter, restartCell(r), killCell(r))
 	}
 	w("\n")
 }
@@ -338,7 +409,7 @@ func (b *burstReport) deletePhase(w func(string, ...any)) {
 
 func (b *burstReport) chart(path string) error {
 	ch := bench.NodeChart{
-		Title:    fmt.Sprintf("%d pods at once on a real node (make bench-cluster)", b.replicas),
+		Title:    b.chartTitle(),
 		Subtitle: fmt.Sprintf("%s, %d rounds, cilium-agent v1.20.2 (default API rate limits) %s", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.rounds, b.agentMode()),
 		Legend:   "dots: samples; box: p25-p75; whiskers: p5-p95; bar: median",
 	}
@@ -365,12 +436,17 @@ func (b *burstReport) chart(path string) error {
 	}
 	split.Rows = []bench.NodeRow{{Label: "over Flannel alone", Key: "d", OK: over}, {Label: "agent regeneration sum", Key: "a", OK: regen},
 		{Label: "agent PUT handling (sum / parallel limit)", Key: "c", OK: handling}}
-	ch.Panels = append(ch.Panels, split)
+	if len(over) > 0 { // not without Flannel alone's rounds
+		ch.Panels = append(ch.Panels, split)
+	}
 	return ch.Write(path)
 }
 
 func (b *burstReport) agentMode() string {
-	if b.warmAgent {
+	switch {
+	case b.killAgent:
+		return "SIGKILLed during each burst"
+	case b.warmAgent:
 		return "running through all rounds"
 	}
 	return "restarted before each burst"

@@ -40,6 +40,8 @@ type burstRound struct {
 	failedEvents int // FailedCreatePodSandBox events (their counts)
 	agent        agentFigures
 	restart      time.Duration // the agent's restart before the burst (stop → ready); 0: not restarted
+	killedAt     time.Duration // -bench.kill-agent: Deployment create → the agent SIGKILLed; 0: not killed
+	killRestart  time.Duration // the kill → the agent ready again
 	limiter      limiterState  // endpoint-create's limiter as the burst found it
 
 	deleteAll time.Duration   // Deployment delete → the last pod gone from the API, its sandbox stopped
@@ -69,16 +71,20 @@ spec:
 `, name, replicas, burstApp, burstApp) + appPodSpecYAML("      ", "", node, image, `["wait"]`, "")
 }
 
-// runBurstRound makes v the node's config (proven by a probe pod), restarts the agent if asked
-// (so the burst meets its API limiter as it starts), creates the Deployment, waits for all pods
-// Ready, deletes it, waits for all pods gone, and checks that nothing was left behind.
-func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, replicas int, restart bool) *burstRound {
+// burstMode is what a round does to the agent: restart it before the burst (so the burst meets its
+// API limiter as it starts), kill it during the burst of a chained conflist.
+type burstMode struct{ restart, kill bool }
+
+// runBurstRound makes v the node's config (proven by a probe pod), restarts the agent if asked,
+// creates the Deployment, kills the agent meanwhile if asked, waits for all pods Ready, deletes it,
+// waits for all pods gone, and checks that nothing was left behind.
+func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, replicas int, mode burstMode) *burstRound {
 	t.Helper()
 	r := &burstRound{variant: v, round: round, order: order, deployment: fmt.Sprintf("burst-r%d-%s", round, v.key)}
 	n := c.nodes[0]
 	v.install(t, c.flannel)
 	c.probe(t, v, fmt.Sprintf("probe-r%d-%s", round, v.key))
-	if restart {
+	if mode.restart {
 		r.restart = c.restartAgent(t, n)
 	}
 
@@ -93,12 +99,19 @@ func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, repl
 		t.Fatal(err)
 	}
 	r.limiter = before.createLimiter()
-	if restart && !r.limiter.fresh() {
+	if mode.restart && !r.limiter.fresh() {
 		t.Errorf("%s: the agent was restarted, yet its endpoint-create limiter is not fresh: %s", r.deployment, r.limiter)
 	}
 	began := time.Now()
 	if _, err := c.k.apply(t.Context(), burstDeploymentYAML(r.deployment, c.images.TestApp, n.name, replicas)); err != nil {
 		t.Fatalf("create %s: %v", r.deployment, err)
+	}
+	var lost agentFigures // the killed agent's share, up to its last scrape
+	if mode.kill && v.key != "flannel" {
+		if at, back, atKill := c.killAgentMidBurst(t, n, began); atKill != nil {
+			r.killedAt, r.killRestart = at, back
+			lost, before = figuresBetween(before, atKill), nil // the new agent counts from zero
+		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), burstReadyTimeout)
 	err = w.waitReady(ctx, replicas)
@@ -112,7 +125,7 @@ func (c *cluster) runBurstRound(t *testing.T, v burstVariant, round, order, repl
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.agent = figuresBetween(before, after)
+	r.agent = lost.plus(figuresBetween(before, after))
 
 	delBegan := time.Now()
 	c.k.must(t, "delete", "deployment", r.deployment, "--wait=false")
@@ -179,29 +192,6 @@ func (r *burstRound) checkSummary() string {
 		return "all released"
 	}
 	return strings.Join(r.problems, "; ")
-}
-
-// failedSandboxEvents sums the counts of the FailedCreatePodSandBox events of the given pods.
-func (c *cluster) failedSandboxEvents(t *testing.T, uids map[string]bool) int {
-	t.Helper()
-	var list struct {
-		Items []struct {
-			Count          int `json:"count"`
-			InvolvedObject struct {
-				UID string `json:"uid"`
-			} `json:"involvedObject"`
-		} `json:"items"`
-	}
-	if err := c.k.getJSON([]string{"events", "--field-selector", "reason=FailedCreatePodSandBox"}, &list); err != nil {
-		t.Fatalf("events: %v", err)
-	}
-	n := 0
-	for _, ev := range list.Items {
-		if uids[ev.InvolvedObject.UID] {
-			n += max(ev.Count, 1)
-		}
-	}
-	return n
 }
 
 // leftovers is what must be gone once every pod of node n was deleted (the bench's pods are its only
@@ -278,4 +268,19 @@ func (c *cluster) restartAgent(t *testing.T, n *node) time.Duration {
 	n.runAgent(t, c.cp)
 	c.agent, c.api = n.agent, n.api
 	return time.Since(began)
+}
+
+// killAgentMidBurst is killAgentDuringRegeneration with the killed agent's metrics scraped just before
+// the kill; it returns when the kill happened after began (0: no kill).
+func (c *cluster) killAgentMidBurst(t *testing.T, n *node, began time.Time) (at, back time.Duration, last agentMetrics) {
+	t.Helper()
+	var scrapeErr error
+	killed, back, ok := c.killAgentDuringRegeneration(t, n, burstReadyTimeout, func() { last, scrapeErr = scrapeAgentMetrics() })
+	if scrapeErr != nil {
+		t.Fatal(scrapeErr)
+	}
+	if !ok {
+		return 0, 0, nil
+	}
+	return killed.Sub(began), back, last
 }

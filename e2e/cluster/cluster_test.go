@@ -77,6 +77,7 @@ func TestCluster(t *testing.T) {
 		{"6c_service_without_kube_proxy", s.step6cService, false},
 		{"6d_hostport_portmap", s.step6dHostPort, false},
 		{"6e_cross_node_pods_deleted", s.step6eCrossNodeCleanup, false},
+		{"6f_agent_killed_during_pod_starts", s.step6fAgentKilled, false},
 		{"7_uninstall", s.step7Uninstall, false},
 		{"8_helm_install_doctor_upgrade_uninstall", s.step8Helm, false},
 		{"8b_repair_what_cannot_be_adopted", s.stepRepair, false},

@@ -168,6 +168,29 @@ func (c *cluster) deletePod(t *testing.T, p *pod) time.Duration {
 	return time.Since(began)
 }
 
+// failedSandboxEvents sums the counts of the FailedCreatePodSandBox events of the given pods.
+func (c *cluster) failedSandboxEvents(t *testing.T, uids map[string]bool) int {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Count          int `json:"count"`
+			InvolvedObject struct {
+				UID string `json:"uid"`
+			} `json:"involvedObject"`
+		} `json:"items"`
+	}
+	if err := c.k.getJSON([]string{"events", "--field-selector", "reason=FailedCreatePodSandBox"}, &list); err != nil {
+		t.Fatalf("events: %v", err)
+	}
+	n := 0
+	for _, ev := range list.Items {
+		if uids[ev.InvolvedObject.UID] {
+			n += max(ev.Count, 1)
+		}
+	}
+	return n
+}
+
 // ipTracker remembers every pod IP the cluster handed out, to prove none went to two pods.
 type ipTracker struct {
 	owner map[string]string
