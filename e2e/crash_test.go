@@ -16,7 +16,7 @@ import (
 )
 
 // stepAgentKilled — the regeneration wait under a crash: a burst of ADDs runs, and the agent is
-// SIGKILLed the moment the agent lists one of their endpoints still in its first regeneration (its PUT
+// SIGKILLed the moment it lists one of their endpoints still in its first regeneration (its PUT
 // answered), then started again. The agent is back well within add-timeout, so every ADD succeeds:
 // ADD waits out the lost connections and registers again an endpoint the agent did not restore. Each
 // endpoint is ready, with its programs on the host veth, and the DELs leave no endpoint, record or IP.

@@ -122,6 +122,16 @@ func (n *node) startAgent(t *testing.T, cp *controlPlane) (*peer.Proc, *agentAPI
 	n.run(t, "mount", "-t", "bpf", "bpf", bpffs)
 	t.Cleanup(func() { n.unmount(t, bpffs) })
 	n.socketLBCgroup(t)
+	// Whichever agent the node runs at the end, the first start's or a restart's (runAgent), is stopped
+	// here: a restart inside a step must not end with that step.
+	t.Cleanup(func() {
+		if n.agent == nil {
+			return // it did not start
+		}
+		if err := n.agent.Stop(60 * time.Second); err != nil {
+			t.Errorf("%s: stop cilium-agent: %v", n, err)
+		}
+	})
 	return n.runAgent(t, cp)
 }
 
@@ -133,13 +143,14 @@ func (n *node) runAgent(t *testing.T, cp *controlPlane) (*peer.Proc, *agentAPI) 
 	// the apiserver directly, not through the kubernetes Service it implements itself.
 	env := []string{"PATH=/usr/lib/llvm-19/bin:" + os.Getenv("PATH"), "K8S_NODE_NAME=" + n.name,
 		"KUBERNETES_SERVICE_HOST=" + apiServerIP, "KUBERNETES_SERVICE_PORT=6443"}
-	p := n.start(t, "cilium-agent", 60*time.Second, env, append([]string{n.e.bin("cilium-agent")}, agentArgs(n, cp.kubeconfig)...)...)
+	p := launchProc(t, n.e, n.logName("cilium-agent"), env, n.argv(append([]string{n.e.bin("cilium-agent")}, agentArgs(n, cp.kubeconfig)...)...)...)
+	n.agent = p
 	api := &agentAPI{peer.NewAgentAPI(n.file(agentSock))}
 	err := peer.WaitAgentReady(p, api.AgentAPI, 5*time.Minute, 200*time.Millisecond, nil)
 	if err != nil {
 		t.Fatalf("%s: agent not ready: %v\n--- agent log (tail) ---\n%s", n, err, p.LogTail(80))
 	}
-	n.agent, n.api = p, api
+	n.api = api
 	n.checkSocketLBScope(t)
 	return p, api
 }

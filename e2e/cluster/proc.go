@@ -20,17 +20,24 @@ import (
 // failed. No pidfile: the run's pid namespace ends whatever a crashed run leaves.
 func startProc(t *testing.T, e *env, name string, grace time.Duration, extraEnv []string, argv ...string) *peer.Proc {
 	t.Helper()
+	p := launchProc(t, e, name, extraEnv, argv...)
+	t.Cleanup(func() {
+		if err := p.Stop(grace); err != nil {
+			t.Errorf("stop %s: %v", name, err)
+		}
+	})
+	return p
+}
+
+// launchProc is startProc without the cleanup: the caller stops the process.
+func launchProc(t *testing.T, e *env, name string, extraEnv []string, argv ...string) *peer.Proc {
+	t.Helper()
 	logPath := filepath.Join(e.logs(), name+".log")
 	p, err := peer.Start(name, logPath, extraEnv, argv...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("started %s (pid %d), log %s", name, p.Pid(), logPath)
-	t.Cleanup(func() {
-		if err := p.Stop(grace); err != nil {
-			t.Errorf("stop %s: %v", name, err)
-		}
-	})
 	return p
 }
 
