@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cilium/cilium/api/v1/client/endpoint"
@@ -147,11 +145,6 @@ func (c *Call) rollback(sent bool, cause error) error {
 // an agent restart lost the endpoint: a proxy that drops every answer, or an agent in a crash loop, must
 // not turn one ADD into a PUT/DELETE storm.
 const maxLostAnswers = 3
-
-// connectionLost: the connection broke mid-exchange (reset, EOF), so the outcome is unknown.
-func connectionLost(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
 
 // alreadyExists: the agent refused the PUT because the attachment already has an endpoint.
 func alreadyExists(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
@@ -286,6 +287,11 @@ func deleteRetryable(err error) bool {
 // notConnected: the request never reached the agent (no socket, nobody listening).
 func notConnected(err error) bool {
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EAGAIN)
+}
+
+// connectionLost: the connection broke mid-exchange (reset, EOF), so the outcome is unknown.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // refused: the agent answered that it did not act (4xx, 503). A PUT that reached the agent and got any
